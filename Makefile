@@ -46,5 +46,32 @@ test-all: setup
 corpus: setup
 	$(PY) -m pipelines.$(SOURCE) $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
 
+# OUTPUT/INPUT given on the command line win; otherwise each job has its own default.
+given = $(if $(filter command line environment,$(origin $(1))),$($(1)),$(2))
+
+models: setup
+	$(PY) -m corpus.models build --output $(MODELS) $(ARGS)
+
+tokenizer: setup
+	$(PY) -m tokenizer.train $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/tokenizer) --vocab_size $(VOCAB) $(ARGS)
+
+tokens: setup
+	$(PY) -m tokenizer.encode $(if $(INPUT),--input $(INPUT)) --tokenizer $(or $(TOKENIZER),out/tokenizer/tokenizer.model) --output $(call given,OUTPUT,out/tokens) $(ARGS)
+
+mixture: setup
+	$(PY) -m mixture.sample --tokens $(TOKENS) $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/mixture) $(ARGS)
+
+train: setup
+	$(PY) -m trainer.train $(if $(INPUT),--data $(INPUT)) --out $(call given,OUTPUT,out/train) $(ARGS)
+
+report: setup
+	$(PY) -m mixture.report --out $(call given,OUTPUT,out/report) $(ARGS)
+
+bench: setup
+	$(PY) -m bench $(ARGS)
+
+demo: setup
+	scripts/demo.sh
+
 clean:
 	rm -rf out bench/work .pytest_cache
