@@ -1,0 +1,82 @@
+"""CCNet normalisation and line hash against the hand-checked values of RECIPE §2.3–2.4."""
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import pytest
+
+from corpus.ccnet_text import EMPTY_LINE_HASH, line_hash, normalize, normalize_for_dedup, strip_accents
+
+
+def test_normalize_for_dedup_recipe_value():
+    assert normalize_for_dedup("  Hello, World 2019! café  ") == "hello, world 0000! café"
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("", ""),
+        ("   \t ", ""),
+        ("ABC", "abc"),
+        ("Ünïcödé stays accented", "ünïcödé stays accented"),
+        ("phone 555-1234", "phone 000-0000"),
+        ("fullwidth １２３ digits", "fullwidth 000 digits"),  # \d is Unicode-aware
+        ("“quoted” «guillemets» – dash — em…", "quoted guillemets  dash  em"),
+        ("中文，标点。符号！", "中文标点符号"),
+        ("tab\there\x7fdel\x85nel", "tabheredelnel"),
+        ("ASCII punct: (kept) [yes] {ok} ; . ! ?", "ascii punct: (kept) [yes] {ok} ; . ! ?"),
+    ],
+)
+def test_normalize_for_dedup_cases(line, expected):
+    assert normalize_for_dedup(line) == expected
+
+
+def test_normalize_recipe_value_glues_lines():
+    # RECIPE: "…2019!\nSecond…" -> "…0000!second…" (\n is a control char, removed, no separator)
+    assert normalize("Hello, World 2019!\nSecond line") == "hello, world 0000!second line"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("  Café Crème  ", "cafe creme"),
+        ("«Bonjour» „Hallo“ ‘x’", '"bonjour" "hallo" ‘x\''),
+        ("a—b", "a - b"),
+        ("wait…", "wait..."),
+        ("１００％", "000%"),
+        ("【tag】〈x〉", "[tag]<x>"),
+        ("中文，标点。", "中文,标点."),
+        ("x．y", "x. y"),
+        ("Ωmega Ñ", "ωmega n"),
+    ],
+)
+def test_normalize_cases(text, expected):
+    assert normalize(text) == expected
+
+
+def test_strip_accents_is_not_recomposed():
+    assert strip_accents("é") == "e"
+    assert strip_accents("ñandú") == "nandu"
+    # Hangul decomposes into jamo under NFD and is not recomposed (as in CCNet)
+    assert strip_accents("한") == "\u1112\u1161\u11ab"
+
+
+def test_line_hash_is_sha1_prefix_little_endian():
+    expected_hex = hashlib.sha1("hello, world 0000! café".encode("utf-8")).hexdigest()
+    assert expected_hex.startswith("374aee69889762da")
+    value = line_hash("  Hello, World 2019! café  ")
+    assert value == 0xDA62978869EE4A37 == 15736306660134505015
+    assert value == struct.unpack("<Q", bytes.fromhex(expected_hex[:16]))[0]
+    assert 0 <= value < 2**64
+
+
+def test_line_hash_folds_what_dedup_folds():
+    assert line_hash("Hello 2019") == line_hash("  hello 1984 ")
+    assert line_hash("Hello，world") == line_hash("helloworld")
+    assert line_hash("café") != line_hash("cafe")  # accents are kept for dedup
+
+
+def test_blank_lines_share_one_hash():
+    assert line_hash("") == line_hash("   ") == line_hash("\t") == EMPTY_LINE_HASH
+    assert EMPTY_LINE_HASH == int.from_bytes(hashlib.sha1(b"").digest()[:8], "little")
