@@ -127,31 +127,28 @@ class BadRow(ValueError):
 def iter_rows(stream: BinaryIO, site: str) -> Iterator[Union[Post, ReadError]]:
     """Stream the `<row>`s of one Posts.xml with bounded memory.
 
-    lxml's iterparse with entity expansion, DTD loading, network access and `huge_tree` off;
-    every element is cleared after use and finished siblings are deleted, so memory does not grow
-    with the file. Malformed or truncated XML raises `XMLSyntaxError` after the rows read so far,
-    which `corpus.fileio.guarded` turns into one `error:malformed_xml`.
+    defusedxml's expat iterparse: DTDs with entity declarations and external references are
+    refused (`EntitiesForbidden` etc., turned into `error:forbidden_xml` by `read_posts`), so
+    no entity expansion happens at all (lxml's `resolve_entities=False` still expands internal
+    entities inside attributes, where a dump's text lives). Each finished row is removed from
+    the root, so memory does not grow with the file. Malformed or truncated XML raises
+    `ParseError` after the rows read so far (`error:malformed_xml`).
     """
-    from lxml import etree
+    from defusedxml.ElementTree import iterparse
 
-    context = etree.iterparse(
-        stream,
-        events=("end",),
-        tag="row",
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    for _, elem in context:
+    root = None
+    for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=False,
+                                 forbid_entities=True, forbid_external=True):
+        if event == "start":
+            if root is None:
+                root = elem
+            continue
+        if elem.tag != "row":
+            continue
         post = post_from_attributes(site, dict(elem.attrib))
-        elem.clear(keep_tail=False)
-        parent = elem.getparent()
-        if parent is not None:
-            while elem.getprevious() is not None:
-                del parent[0]
+        elem.clear()
+        if root is not None:
+            root.clear()
         if post is None:
             yield ReadError("bad_row", site, "row without integer Id/PostTypeId")
         else:
@@ -331,6 +328,8 @@ def _read_7z(stream: BinaryIO, path: str, site: str) -> Iterator[Union[Post, Rea
 
 def _guard_rows(rows: Iterable[Union[Post, ReadError]], path: str) -> Iterator[Union[Post, ReadError]]:
     """Rows until the input breaks; then one ReadError (malformed XML or a broken archive)."""
+    from defusedxml import DefusedXmlException
+
     from corpus.fileio import classify_error
 
     try:
@@ -341,6 +340,8 @@ def _guard_rows(rows: Iterable[Union[Post, ReadError]], path: str) -> Iterator[U
                 yield item
     except ArchiveError as exc:
         yield ReadError("corrupt_archive", path, str(exc))
+    except DefusedXmlException as exc:
+        yield ReadError("forbidden_xml", path, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - classified, re-raised if it is a bug
         reason = classify_error(exc)
         if reason is None:
