@@ -1,0 +1,199 @@
+"""CCNet line dedup as pure functions (RECIPE §2.4); the Beam wiring is `pipelines/commoncrawl.py`.
+
+Semantics (cc_net `dedup.py`, "what is done in the paper"):
+- A line's key is `line_hash(line)` (SHA-1[:8] of `normalize_for_dedup`, little-endian uint64).
+- Within a dedup *scope* each document contributes each of its distinct hashes once (cc_net
+  adds a document's hashes in one batch, so a line repeated inside one document alone does not
+  make it a duplicate). A hash contributed by two or more documents is a duplicate and **every
+  occurrence is removed, the first included**.
+- Within a document, repeats of a kept line are removed too (first occurrence kept), as is
+  every blank line (a blank line hashes to SHA-1("") — ubiquitous, so cc_net always removes it;
+  we remove it unconditionally so a one-document scope agrees with every larger one).
+- A document with no surviving line is dropped (`all_lines_duplicated`). Survivors get
+  `original_nlines`, `original_length`, `nlines`, `length` and `line_ids` (indices of kept lines).
+
+Scopes (`parse_scope`): `global` (the whole run, through Beam's shuffle), `shard` (one input
+file, like RedPajama's `--hash_in_mem 1`), `group:N` (input files sorted by name and grouped N at
+a time, like cc_net's `hash_in_mem`, default 50 of 1600 shards).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Collection, Iterable, Mapping, Sequence
+
+from corpus.ccnet_text import EMPTY_LINE_HASH, line_hash
+from corpus.document import Document
+from corpus.rules import Drop, Outcome, Rule
+
+DROP_ALL_DUPLICATED = "all_lines_duplicated"
+
+
+@dataclass(frozen=True)
+class DedupScope:
+    kind: str  # "global" | "shard" | "group"
+    group_size: int = 0
+
+    def __str__(self) -> str:
+        return f"group:{self.group_size}" if self.kind == "group" else self.kind
+
+
+def parse_scope(value: str) -> DedupScope:
+    """`global`, `shard` or `group:N` (N >= 1)."""
+    value = value.strip()
+    if value in ("global", "shard"):
+        return DedupScope(value)
+    if value.startswith("group:"):
+        try:
+            size = int(value.split(":", 1)[1])
+        except ValueError:
+            size = 0
+        if size >= 1:
+            return DedupScope("group", size)
+    raise ValueError(f"dedup scope must be global, shard or group:N (N >= 1), got {value!r}")
+
+
+def scope_key(scope: DedupScope, segment: str, segment_rank: Mapping[str, int] | None = None) -> str:
+    """The key under which a document's hashes are counted, given its input file (`cc_segment`)."""
+    if scope.kind == "global":
+        return ""
+    if scope.kind == "shard":
+        return segment
+    if segment_rank is None:
+        raise ValueError("group scope needs the rank of every input file")
+    return str(segment_rank[segment] // scope.group_size)
+
+
+def segment_ranks(segments: Iterable[str]) -> dict[str, int]:
+    """Rank of each input file among all of them, sorted by name (cc_net's contiguous shards)."""
+    return {segment: rank for rank, segment in enumerate(sorted(set(segments)))}
+
+
+def text_lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def doc_line_hashes(text: str) -> list[int]:
+    """One hash per line of `text` (lines split on `\\n` as cc_net)."""
+    return [line_hash(line) for line in text_lines(text)]
+
+
+def countable_hashes(hashes: Sequence[int]) -> list[int]:
+    """A document's contribution to the scope's counts: its distinct non-blank hashes, sorted."""
+    return sorted(set(hashes) - {EMPTY_LINE_HASH})
+
+
+def remove_duplicate_lines(doc: Document, hashes: Sequence[int], duplicates: Collection[int]) -> Outcome:
+    """Keep the lines whose hash is not in `duplicates`, each once; record what was kept."""
+    lines = text_lines(doc.text)
+    if len(lines) != len(hashes):
+        raise ValueError(f"{doc.id}: {len(lines)} lines but {len(hashes)} hashes")
+    seen: set[int] = set()
+    kept: list[str] = []
+    line_ids: list[int] = []
+    for index, (line, value) in enumerate(zip(lines, hashes)):
+        if value == EMPTY_LINE_HASH or value in duplicates or value in seen:
+            continue
+        seen.add(value)
+        kept.append(line)
+        line_ids.append(index)
+    if not kept:
+        return Drop(DROP_ALL_DUPLICATED)
+    text = "\n".join(kept)
+    return doc.with_text(text).with_metadata(
+        original_nlines=len(lines),
+        original_length=len(doc.text),
+        nlines=len(kept),
+        length=len(text),
+        line_ids=line_ids,
+    )
+
+
+def duplicate_hashes(per_doc_hashes: Iterable[Sequence[int]]) -> set[int]:
+    """Hashes contributed by two or more documents (one scope, in memory: tests and small runs)."""
+    counts: Counter[int] = Counter()
+    for hashes in per_doc_hashes:
+        counts.update(countable_hashes(hashes))
+    return {value for value, n in counts.items() if n >= 2}
+
+
+def dedup_in_memory(docs: Sequence[Document], scope: DedupScope) -> list[Outcome]:
+    """Reference implementation of the whole dedup step over a small list of documents.
+
+    The Beam pipeline must agree with it; it is also what `corpus.quality` uses on its small
+    training samples.
+    """
+    segments = [d.metadata.get("cc_segment", "") for d in docs]
+    ranks = segment_ranks(segments) if scope.kind == "group" else None
+    keys = [scope_key(scope, s, ranks) for s in segments]
+    hashes = [doc_line_hashes(d.text) for d in docs]
+    dups: dict[str, set[int]] = {}
+    for key in set(keys):
+        dups[key] = duplicate_hashes(h for h, k in zip(hashes, keys) if k == key)
+    return [remove_duplicate_lines(d, h, dups[k]) for d, h, k in zip(docs, hashes, keys)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Perplexity and buckets (RECIPE §2.6–2.7), on `corpus.lm`'s per-language models
+# ---------------------------------------------------------------------------------------------
+BUCKETS = ("head", "middle", "tail")
+NO_LM_BUCKET = "all"  # cc_net's bucket for a language without a model
+DEFAULT_KEEP_BUCKETS = ("head", "middle")  # RedPajama keeps head + middle; LLaMA does not say
+
+
+def parse_buckets(value: str) -> tuple[str, ...]:
+    buckets = tuple(b.strip() for b in value.split(",") if b.strip())
+    unknown = [b for b in buckets if b not in (*BUCKETS, NO_LM_BUCKET)]
+    if unknown or not buckets:
+        raise ValueError(f"buckets must be among head,middle,tail,all; got {value!r}")
+    return buckets
+
+
+def perplexity_rule(models_dir: str, languages: Collection[str]) -> "Rule":
+    """Annotate `perplexity` (cc_net's definition, rounded to 1 decimal) and `bucket`.
+
+    Models are loaded lazily per language on first use (once per worker). A document whose
+    language has no model gets `bucket = "all"` and `perplexity = None`, as in cc_net; the bucket
+    filter decides whether it is kept.
+    """
+    from corpus import lm
+
+    available = frozenset(languages)
+    loaded: dict[str, object] = {}
+
+    def rule(doc: Document) -> Outcome:
+        language = doc.metadata.get("language", "")
+        if language not in available:
+            return doc.with_metadata(perplexity=None, bucket=NO_LM_BUCKET)
+        model = loaded.get(language)
+        if model is None:
+            model = loaded[language] = lm.PerplexityModel.load(models_dir, language)
+        ppl = model.perplexity(doc.text)  # type: ignore[attr-defined]
+        return doc.with_metadata(perplexity=round(float(ppl), 1), bucket=model.bucket(ppl))  # type: ignore[attr-defined]
+
+    return rule
+
+
+class PerplexityRuleFactory:
+    """Picklable factory for `ApplyRule(make_rule=...)`."""
+
+    def __init__(self, models_dir: str, languages: Collection[str]):
+        self.models_dir = models_dir
+        self.languages = tuple(sorted(languages))
+
+    def __call__(self) -> "Rule":
+        return perplexity_rule(self.models_dir, self.languages)
+
+
+def keep_buckets_rule(keep: Collection[str] = DEFAULT_KEEP_BUCKETS) -> "Rule":
+    """Keep the listed buckets; drop reasons `bucket_tail`, `bucket_head`, ... and
+    `no_language_model` for documents of a language without an LM (bucket `all`)."""
+    wanted = frozenset(keep)
+
+    def rule(doc: Document) -> Outcome:
+        bucket = doc.metadata.get("bucket", NO_LM_BUCKET)
+        if bucket in wanted:
+            return doc
+        return Drop("no_language_model" if bucket == NO_LM_BUCKET else f"bucket_{bucket}")
+
+    return rule
