@@ -1,0 +1,501 @@
+"""arXiv sources: reading submission archives safely and turning a paper into a document.
+
+Inputs, all read as streams in memory (nothing is extracted to disk):
+- a paper's source tarball (`2209.08940.tar.gz`, `.tar`, `.tgz`),
+- a bare gzipped `.tex` (arXiv serves one when the submission is a single file: `<id>.gz`),
+- the bulk layout `src/arXiv_src_YYMM_NNN.tar`: an outer tar of per-paper `.gz` members, each
+  one of the two above.
+
+Safety: member paths that are absolute or contain `..`, links and devices are refused; members
+larger than `max_member_bytes` are refused from their header, without reading their data (a
+seekable input seeks past them); a paper keeps at most `max_paper_bytes` of text and a stream is
+read for at most `max_archive_bytes`. Each refusal is a `ReadError` with its reason; the rest of
+the archive is still read.
+"""
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+import gzip
+import io
+import lzma
+import posixpath
+import re
+import tarfile
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, Optional, Union
+
+from corpus import latex
+from corpus.document import Document, make_id
+from corpus.fileio import ReadError
+from corpus.rules import Drop, Outcome, Rule
+
+SOURCE = "arxiv"
+ABS_URL = "https://arxiv.org/abs/"
+
+# Members read into memory: the LaTeX itself, bibliographies that may be \input, and local
+# style files (their \newcommand definitions are user macros too). Figures etc. are never read.
+TEX_EXTENSIONS = (".tex", ".ltx", ".latex")
+TEXT_EXTENSIONS = TEX_EXTENSIONS + (".bbl", ".sty", ".def", ".cfg", "")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_member_bytes: int = 16 << 20  # one text member (or one bulk .gz member)
+    max_paper_bytes: int = 64 << 20  # text kept for one paper
+    max_archive_bytes: int = 2 << 30  # bytes read from one (decompressed) stream
+    max_input_depth: int = 8  # \input nesting
+
+
+# --------------------------------------------------------------------------------------------
+# arXiv identifiers
+# --------------------------------------------------------------------------------------------
+_NEW_ID = re.compile(r"^(\d{4})\.(\d{4,5})(v\d+)?$")
+_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?)[_/]?(\d{2})(\d{2})(\d{3})(v\d+)?$")
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".gz", ".tex", ".pdf", ".zip")
+
+
+@dataclass(frozen=True)
+class ArxivId:
+    id: str  # canonical: `2209.08940`, `math/0601001`
+    yymm: str
+    version: int = 0  # 0 when the name carries none
+
+    @property
+    def url(self) -> str:
+        return ABS_URL + self.id
+
+
+def parse_arxiv_id(path: str) -> Optional[ArxivId]:
+    """The arXiv id in a file or member name (`.../2209.08940v2.tar.gz`, `math0601001.gz`)."""
+    name = posixpath.basename(path.rstrip("/"))
+    for suffix in _ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    m = _NEW_ID.match(name)
+    if m:
+        return ArxivId(f"{m.group(1)}.{m.group(2)}", m.group(1), int(m.group(3)[1:]) if m.group(3) else 0)
+    m = _OLD_ID.match(name)
+    if m:
+        archive, yy, mm, num, ver = m.groups()
+        if not 1 <= int(mm) <= 12:
+            return None
+        return ArxivId(f"{archive}/{yy}{mm}{num}", yy + mm, int(ver[1:]) if ver else 0)
+    return None
+
+
+def yymm_timestamp(yymm: str) -> str:
+    """First day of the id's month (ids from 1991 to 2090), ISO format."""
+    yy, mm = int(yymm[:2]), int(yymm[2:])
+    year = 1900 + yy if yy >= 91 else 2000 + yy
+    return dt.datetime(year, mm, 1, tzinfo=dt.timezone.utc).isoformat()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading archives
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paper:
+    """One submission's text members, in archive order, before any LaTeX processing."""
+
+    arxiv_id: str
+    yymm: str
+    version: int
+    origin: str  # input path (and bulk member)
+    files: tuple[tuple[str, bytes], ...] = ()
+    mtime: Optional[int] = None  # newest mtime of the members read (or the gzip header's)
+    skipped: int = 0  # members not read (figures, refused members)
+
+
+class _Budget(io.RawIOBase):
+    """A read-only view of a stream that stops after `limit` bytes with `_OverBudget`."""
+
+    def __init__(self, stream: BinaryIO, limit: int, head: bytes = b""):
+        self._stream = stream
+        self._head = head
+        self._limit = limit
+        self.consumed = 0
+        self._seekable = not head and _random_access(stream)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        self.consumed += len(data)
+        if self.consumed > self._limit:
+            raise _OverBudget(self.consumed)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _random_access(stream: BinaryIO) -> bool:
+    """Seeking really skips bytes (a plain file), rather than decompressing through them."""
+    if isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)) or "zstd" in type(stream).__module__:
+        return False
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    if len(head) < 512:
+        return False
+    if head[257:262] == b"ustar":
+        return True
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+        return True
+    except tarfile.HeaderError:
+        return False
+
+
+def _read_head(stream: BinaryIO, n: int = 512) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        data = stream.read(n - got)
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def safe_member_name(name: str) -> Optional[str]:
+    """The normalised member path, or None if it is absolute or climbs out with `..`."""
+    if not name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return None
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def _ext(name: str) -> str:
+    base = posixpath.basename(name)
+    return posixpath.splitext(base)[1].lower() if "." in base else ""
+
+
+def read_arxiv(stream: BinaryIO, path: str, limits: Limits = Limits()) -> Iterator[Union[Paper, ReadError]]:
+    """Reader for `ReadFiles`: one input file (paper tarball, gzipped .tex, or bulk tar)."""
+    ident = parse_arxiv_id(path)
+    yield from _read_container(stream, path, ident, limits, allow_nested=True)
+
+
+def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], limits: Limits,
+                    allow_nested: bool) -> Iterator[Union[Paper, ReadError]]:
+    seekable = _random_access(stream)
+    start = stream.tell() if seekable else 0
+    head = _read_head(stream)
+    if not _looks_like_tar(head):
+        yield from _single_file(head, stream, origin, ident, limits)
+        return
+    if seekable:
+        stream.seek(start)
+        budget = _Budget(stream, limits.max_archive_bytes)
+        tar = tarfile.open(fileobj=budget, mode="r:")  # type: ignore[arg-type]
+    else:
+        budget = _Budget(stream, limits.max_archive_bytes, head)
+        tar = tarfile.open(fileobj=io.BufferedReader(budget, 1 << 16), mode="r|")  # type: ignore[arg-type]
+    files: list[tuple[str, bytes]] = []
+    kept = skipped = nested = 0
+    mtime: Optional[int] = None
+    try:
+        for member in tar:
+            if member.isdir():
+                continue
+            name = safe_member_name(member.name)
+            if name is None:
+                skipped += 1
+                yield ReadError("unsafe_member_path", origin, member.name)
+                continue
+            if not member.isreg():
+                skipped += 1
+                yield ReadError("link_or_device_member", origin, member.name)
+                continue
+            inner = parse_arxiv_id(name) if allow_nested and name.lower().endswith(".gz") else None
+            wanted = inner is not None or _ext(name) in TEXT_EXTENSIONS
+            if not wanted:
+                skipped += 1  # a figure or other binary: never read
+                continue
+            if member.size > limits.max_member_bytes:
+                skipped += 1
+                yield ReadError("member_too_large", origin, f"{member.name}: {member.size} bytes")
+                continue
+            handle = tar.extractfile(member)
+            data = handle.read(limits.max_member_bytes + 1) if handle is not None else b""
+            if inner is not None:
+                nested += 1
+                yield from _read_nested(data, f"{origin}!{name}", inner, member.mtime, limits)
+                continue
+            if kept + len(data) > limits.max_paper_bytes:
+                yield ReadError("paper_too_large", origin, f"over {limits.max_paper_bytes} bytes of text")
+                return
+            kept += len(data)
+            files.append((name, data))
+            mtime = member.mtime if mtime is None else max(mtime, int(member.mtime))
+    except _OverBudget:
+        yield ReadError("archive_too_large", origin, f"read over {limits.max_archive_bytes} bytes")
+        return
+    except tarfile.ReadError as exc:
+        yield ReadError("corrupt_archive", origin, str(exc))
+        if not files:
+            return
+    if nested and not files:
+        return  # a bulk tar: its papers were yielded one by one
+    if ident is None:
+        yield ReadError("no_arxiv_id", origin, "the file name holds no arXiv id")
+        return
+    yield Paper(ident.id, ident.yymm, ident.version, origin, tuple(files), mtime, skipped)
+
+
+def _single_file(head: bytes, stream: BinaryIO, origin: str, ident: Optional[ArxivId],
+                 limits: Limits) -> Iterator[Union[Paper, ReadError]]:
+    """A bare (already decompressed) single-file submission: a .tex, or a PDF-only entry."""
+    if ident is None:
+        yield ReadError("no_arxiv_id", origin, "the file name holds no arXiv id")
+        return
+    rest = stream.read(limits.max_member_bytes + 1 - len(head))
+    data = head + rest
+    if len(data) > limits.max_member_bytes:
+        yield ReadError("member_too_large", origin, f"over {limits.max_member_bytes} bytes")
+        return
+    mtime = getattr(stream, "mtime", None)  # the gzip header's, for a gzipped .tex
+    files: tuple[tuple[str, bytes], ...] = ()
+    if not data.startswith(b"%PDF"):
+        files = ((posixpath.basename(ident.id) + ".tex", data),)
+    yield Paper(ident.id, ident.yymm, ident.version, origin, files, int(mtime) if mtime else None, 0 if files else 1)
+
+
+def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
+                 limits: Limits) -> Iterator[Union[Paper, ReadError]]:
+    """One `.gz` member of a bulk tar: gzip of a tarball or of a single .tex."""
+    if len(data) > limits.max_member_bytes:
+        yield ReadError("member_too_large", origin, f"over {limits.max_member_bytes} bytes")
+        return
+    raw = io.BytesIO(data)
+    stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if data[:2] == b"\x1f\x8b" else raw  # type: ignore[assignment]
+    try:
+        for item in _read_container(stream, origin, ident, limits, allow_nested=False):
+            if isinstance(item, Paper) and item.mtime is None:
+                item = Paper(item.arxiv_id, item.yymm, item.version, item.origin, item.files, int(mtime), item.skipped)
+            yield item
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        yield ReadError("corrupt_compression", origin, f"{type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
+# Assembling a paper's LaTeX: main file, \input / \include inlined, local packages
+# --------------------------------------------------------------------------------------------
+_DOCCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z])")
+_BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
+_INPUT = re.compile(
+    r"\\(?P<cmd>input|include|subfile)(?![A-Za-z@])\s*\{(?P<file>[^{}]*)\}"
+    r"|\\(?P<icmd>import|subimport|inputfrom|subinputfrom)\*?\s*\{(?P<dir>[^{}]*)\}\s*\{(?P<ifile>[^{}]*)\}"
+    r"|\\(?P<pcmd>usepackage|RequirePackage)\s*(?:\[[^\]]*\]\s*)?\{(?P<pkgs>[^{}]*)\}"
+    r"|\\input[ \t]+(?P<bare>[^\s{}\\%]+)"
+)
+
+
+@dataclass
+class Assembled:
+    text: str
+    main: Optional[str]
+    used: list[str] = field(default_factory=list)  # files whose text is in `text`, in order
+    missing_inputs: int = 0
+    source_chars: int = 0  # characters of the used files as written
+    encoding_fallback: bool = False
+
+
+def decode_tex(data: bytes) -> tuple[str, bool]:
+    """UTF-8, else Latin-1 (older arXiv sources); the flag says the fallback was used."""
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), True
+
+
+def choose_main(sources: dict[str, str]) -> Optional[str]:
+    """The file with `\\documentclass` (or `\\documentstyle`); ties: with `\\begin{document}`, then
+    shallowest path, then the larger file, then name order. None if no file has one."""
+    candidates = [n for n, t in sources.items() if _ext(n) in TEX_EXTENSIONS and _DOCCLASS.search(t)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda n: (_BEGIN_DOC.search(sources[n]) is None, n.count("/"),
+                                          -len(sources[n]), n))
+
+
+def assemble(paper: Paper, max_depth: int = 8) -> Assembled:
+    """The paper's LaTeX as one text: comments stripped per file, inputs and local packages inlined."""
+    sources: dict[str, str] = {}
+    raw_chars: dict[str, int] = {}
+    fallback = False
+    for name, data in paper.files:
+        text, used_fallback = decode_tex(data)
+        fallback |= used_fallback
+        raw_chars[name] = len(text)
+        sources[name] = latex.strip_comments(text)
+    tex_files = [n for n in sources if _ext(n) in TEX_EXTENSIONS]
+    if not tex_files:
+        return Assembled("", None, encoding_fallback=fallback)
+    main = choose_main(sources)
+    state = Assembled("", main, encoding_fallback=fallback)
+    if main is not None:
+        roots = [main]
+    else:
+        # No \documentclass anywhere: every .tex that no other file inputs, in name order.
+        inputted = {r for n in tex_files for r in _referenced(sources[n], n, sources)}
+        roots = sorted(n for n in tex_files if n not in inputted) or sorted(tex_files)
+    parts = []
+    for root in roots:
+        state.used.append(root)
+        parts.append(_inline(sources[root], root, sources, state, (root,), max_depth))
+    state.text = "\n".join(parts)
+    state.source_chars = sum(raw_chars[n] for n in state.used)
+    return state
+
+
+def _candidates(ref: str, here: str, package: bool) -> list[str]:
+    ref = ref.strip().strip('"')
+    exts = (".sty",) if package else ("", ".tex", ".ltx")
+    bases = [ref]
+    folder = posixpath.dirname(here)
+    if folder:
+        bases.append(posixpath.join(folder, ref))
+    out = []
+    for base in bases:
+        norm = safe_member_name(posixpath.normpath(base)) if base else None
+        if norm:
+            out.extend(norm + e for e in exts)
+    return out
+
+
+def _resolve(ref: str, here: str, sources: dict[str, str], package: bool) -> Optional[str]:
+    for cand in _candidates(ref, here, package):
+        if cand in sources:
+            return cand
+    return None
+
+
+def _referenced(text: str, here: str, sources: dict[str, str]) -> set[str]:
+    found = set()
+    for m in _INPUT.finditer(text):
+        package = m.group("pkgs") is not None
+        for ref in _refs(m):
+            hit = _resolve(ref, here, sources, package)
+            if hit:
+                found.add(hit)
+    return found
+
+
+def _refs(m: re.Match) -> list[str]:
+    if m.group("pkgs") is not None:
+        return [p.strip() for p in m.group("pkgs").split(",") if p.strip()]
+    if m.group("ifile") is not None:  # \import{dir}{file}
+        return [posixpath.join(m.group("dir").strip(), m.group("ifile").strip())]
+    return [m.group("file") if m.group("file") is not None else m.group("bare")]
+
+
+def _inline(text: str, here: str, sources: dict[str, str], state: Assembled, stack: tuple[str, ...],
+            depth: int) -> str:
+    def replace(m: re.Match) -> str:
+        package = m.group("pkgs") is not None
+        pieces, unresolved = [], []
+        for ref in _refs(m):
+            hit = _resolve(ref, here, sources, package)
+            if hit is None or hit in stack or depth <= 0:
+                unresolved.append(ref)
+                if not package and hit is None:
+                    state.missing_inputs += 1
+                continue
+            if hit not in state.used:
+                state.used.append(hit)
+            pieces.append(_inline(sources[hit], hit, sources, state, stack + (hit,), depth - 1))
+        if not pieces:
+            return m.group(0)
+        if package and unresolved:  # keep the standard packages of a mixed \usepackage{a,local}
+            pieces.insert(0, "\\usepackage{" + ",".join(unresolved) + "}")
+        return "\n".join(pieces)
+
+    return _INPUT.sub(replace, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Paper -> document -> cleaned document
+# --------------------------------------------------------------------------------------------
+def paper_to_document(paper: Paper, added: str = "") -> Document:
+    """The assembled source as the document text; the cleaning rule rewrites it."""
+    assembled = assemble(paper)
+    timestamp = (
+        dt.datetime.fromtimestamp(paper.mtime, dt.timezone.utc).isoformat()
+        if paper.mtime else yymm_timestamp(paper.yymm)
+    )
+    metadata = {
+        "arxiv_id": paper.arxiv_id,
+        "url": ABS_URL + paper.arxiv_id,
+        "yymm": paper.yymm,
+        "timestamp": timestamp,
+        "source_files": assembled.used,
+        "main_file": assembled.main,
+        "tex_files": sum(1 for n, _ in paper.files if _ext(n) in TEX_EXTENSIONS),
+        "chars_source": assembled.source_chars,
+    }
+    if paper.version:
+        metadata["version"] = paper.version
+    if assembled.missing_inputs:
+        metadata["missing_inputs"] = assembled.missing_inputs
+    if assembled.encoding_fallback:
+        metadata["encoding"] = "latin-1"
+    return Document(make_id(SOURCE, paper.arxiv_id), assembled.text, SOURCE, added, metadata)
+
+
+def clean_rule(keep_appendix: bool = False, max_macro_depth: int = 10) -> Rule:
+    """The Lewkowycz et al. cleaning as a rule: drops `no_tex`, `no_section`, `empty_text`."""
+
+    def rule(doc: Document) -> Outcome:
+        if not doc.metadata.get("tex_files"):
+            return Drop("no_tex")
+        cleaned = latex.clean_latex(doc.text, keep_appendix=keep_appendix, max_depth=max_macro_depth)
+        if cleaned.text is None:
+            return Drop("no_section")
+        if not cleaned.text.strip():
+            return Drop("empty_text")
+        stats = {
+            "macros_defined": cleaned.macros_defined,
+            "macros_expanded": cleaned.expansion.expanded,
+            "chars_clean": len(cleaned.text),
+        }
+        if cleaned.expansion.depth_exceeded:
+            stats["macro_depth_exceeded"] = True
+        if cleaned.expansion.growth_limited:
+            stats["macro_growth_limited"] = True
+        return doc.with_text(cleaned.text).with_metadata(**stats)
+
+    rule.__name__ = "clean_arxiv_latex"
+    return rule
+
+
+def pick_latest(docs: list[Document]) -> Document:
+    """Among documents of one paper, the newest version (then the longest text, then the text)."""
+    return max(docs, key=lambda d: (d.metadata.get("version", 0), d.metadata.get("timestamp", ""),
+                                    len(d.text), d.text))
