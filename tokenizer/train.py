@@ -1,0 +1,434 @@
+"""Train the LLaMA tokenizer: SentencePiece BPE on the documents of the corpus, sampled by mixture share.
+
+LLaMA (arXiv 2302.13971, §2.1 "Tokenizer"): BPE in SentencePiece, all numbers split into single
+digits, byte fallback for unknown UTF-8 characters; the released model has 32,000 pieces. The
+trainer options below are those of the released `tokenizer.model` (its TrainerSpec): identity
+normalisation, no removal of extra whitespace, a dummy prefix, whitespace-only pieces allowed,
+unk/bos/eos = 0/1/2, character coverage 0.99995, pieces of at most 16 characters.
+
+The text is sampled from every source by its mixture share (LLaMA Table 1, renormalised over the
+sources present), so the vocabulary fits the mixture the model is trained on rather than the raw
+sizes of the inputs. Documents are split into lines (long lines cut at whitespace to
+`--max_sentence_length` bytes) and each line is chosen by a seeded hash of (document id, line
+number), so reruns agree, the choice does not depend on file order, and a source of a few long
+books is sampled as finely as one of many short pages. Files are read in sorted order and the
+lines streamed to SentencePiece, which samples from them (`input_sentence_size`, `shuffle_input_sentence`, seeded) through its `sentence_iterator`: the text
+is never materialised, in memory or on disk (`--keep_text` writes it out for inspection).
+
+Writes OUTPUT/tokenizer.model and OUTPUT/tokenizer.json (the model card: options, training data
+per source, sizes, date, sha256).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
+
+from corpus.document import Document
+from corpus.fileio import ReadError
+from corpus.shards import sha256_file
+from tokenizer.documents import default_inputs, find_document_files, iter_file, source_of
+
+log = logging.getLogger("llama_corpus.tokenizer")
+
+# LLaMA Table 1 sampling proportions (%).
+TABLE1_SHARES: dict[str, float] = {
+    "commoncrawl": 67.0,
+    "c4": 15.0,
+    "github": 4.5,
+    "wikipedia": 4.5,
+    "books": 4.5,
+    "arxiv": 2.5,
+    "stackexchange": 2.0,
+}
+
+# The released LLaMA tokenizer.model's TrainerSpec / NormalizerSpec, minus what is per run.
+LLAMA_OPTIONS: dict[str, Any] = {
+    "model_type": "bpe",
+    "vocab_size": 32000,
+    "character_coverage": 0.99995,
+    "split_digits": True,
+    "byte_fallback": True,
+    "allow_whitespace_only_pieces": True,
+    "max_sentencepiece_length": 16,
+    "max_sentence_length": 4192,
+    "split_by_unicode_script": True,
+    "split_by_whitespace": True,
+    "split_by_number": True,
+    "treat_whitespace_as_suffix": False,
+    "normalization_rule_name": "identity",
+    "remove_extra_whitespaces": False,
+    "add_dummy_prefix": True,
+    "unk_id": 0,
+    "bos_id": 1,
+    "eos_id": 2,
+    "pad_id": -1,
+    "unk_piece": "<unk>",
+    "bos_piece": "<s>",
+    "eos_piece": "</s>",
+    "hard_vocab_limit": True,
+    "vocabulary_output_piece_score": True,
+    "shuffle_input_sentence": True,
+    "input_sentence_size": 200_000_000,
+    "seed_sentencepiece_size": 1_000_000,
+    "num_sub_iterations": 2,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parts: shares, selection, line splitting
+# --------------------------------------------------------------------------------------------
+def parse_shares(text: Optional[str]) -> dict[str, float]:
+    """`"c4=15,wikipedia=4.5"` -> {"c4": 15.0, "wikipedia": 4.5}; None -> LLaMA Table 1."""
+    if not text:
+        return dict(TABLE1_SHARES)
+    shares: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if not name.strip() or not value.strip():
+            raise ValueError(f"bad share {part!r}: use name=weight,name=weight")
+        shares[name.strip()] = float(value)
+        if shares[name.strip()] < 0:
+            raise ValueError(f"share of {name} must be >= 0")
+    return shares
+
+
+def normalise_shares(shares: Mapping[str, float], present: Iterable[str]) -> dict[str, float]:
+    """Shares renormalised over the sources present (a source without a share gets none)."""
+    present = sorted(set(present))
+    weights = {s: float(shares.get(s, 0.0)) for s in present}
+    missing = [s for s in present if s not in shares]
+    if missing:
+        log.warning("sources without a mixture share are left out of the tokenizer text: %s", missing)
+    total = sum(weights.values())
+    if total <= 0:
+        raise SystemExit(f"none of the sources present ({present}) has a positive share")
+    return {s: w / total for s, w in weights.items()}
+
+
+def sampling_rates(
+    available: Mapping[str, int], shares: Mapping[str, float], max_bytes: int, max_repeat: float
+) -> tuple[dict[str, float], int]:
+    """Per-source rate (expected copies per document) so that the sample follows `shares`.
+
+    The budget is the largest total such that every source gives its share with each document
+    repeated at most `max_repeat` times on average, capped by `max_bytes`. Returns (rates, budget).
+    """
+    limits = [max_repeat * available[s] / p for s, p in shares.items() if p > 0 and available.get(s, 0) > 0]
+    if not limits:
+        return {s: 0.0 for s in shares}, 0
+    budget = min([float(max_bytes)] + limits)
+    rates = {s: (p * budget / available[s] if available.get(s) else 0.0) for s, p in shares.items()}
+    return rates, int(budget)
+
+
+def unit_hash(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) from the seed and a key (stable across runs and machines)."""
+    digest = hashlib.blake2b(f"{seed}\x1f{key}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
+def copies(rate: float, seed: int, doc_id: str) -> int:
+    """How many times a document enters the sample at `rate` (floor + seeded Bernoulli)."""
+    whole = math.floor(rate)
+    return whole + (1 if unit_hash(seed, doc_id) < rate - whole else 0)
+
+
+def training_lines(text: str, max_bytes: int) -> Iterator[str]:
+    """The lines SentencePiece trains on: non-empty lines, each at most `max_bytes` UTF-8 bytes.
+
+    SentencePiece skips sentences longer than `max_sentence_length` bytes, so long lines (minified
+    code, LaTeX paragraphs, tables) are cut at the last whitespace before the limit, or at the
+    last character boundary when there is none. Nothing else is changed (identity normalisation).
+    """
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        encoded = line.encode("utf-8")
+        if len(encoded) <= max_bytes:
+            yield line
+            continue
+        while len(encoded) > max_bytes:
+            cut = max_bytes
+            while cut > 0 and (encoded[cut] & 0xC0) == 0x80:  # not inside a UTF-8 sequence
+                cut -= 1
+            space = encoded.rfind(b" ", max_bytes // 2, cut)
+            if space > 0:
+                cut = space
+            head, encoded = encoded[:cut], encoded[cut:]
+            if head:
+                yield head.decode("utf-8")
+        if encoded:
+            yield encoded.decode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+@dataclass
+class SourceData:
+    documents: int = 0
+    bytes: int = 0
+    sampled_documents: int = 0
+    sampled_bytes: int = 0
+    lines: int = 0
+    share: float = 0.0
+    rate: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    model: str
+    card: str
+    sha256: str
+    vocab_size: int
+    seconds: float
+    text_bytes: int
+    sources: dict[str, SourceData] = field(default_factory=dict)
+
+
+def scan(
+    files: Sequence[tuple[str, str]], max_line_bytes: int
+) -> tuple[dict[str, SourceData], dict[str, int]]:
+    """First pass: documents and training-text bytes (lines + newlines, UTF-8) per source."""
+    data: dict[str, SourceData] = {}
+    errors: dict[str, int] = {}
+    for hint, path in files:
+        for item in iter_file(path, hint):
+            if isinstance(item, ReadError):
+                errors[item.reason] = errors.get(item.reason, 0) + 1
+                log.warning("input fault %s in %s: %s", item.reason, item.path, item.detail)
+                continue
+            entry = data.setdefault(source_of(item, hint), SourceData())
+            entry.documents += 1
+            entry.bytes += sum(len(line.encode("utf-8")) + 1 for line in training_lines(item.text, max_line_bytes))
+    return data, errors
+
+
+def sample_lines(
+    files: Sequence[tuple[str, str]],
+    data: dict[str, SourceData],
+    seed: int,
+    max_line_bytes: int,
+    tee: Optional[TextIO] = None,
+) -> Iterator[str]:
+    """Second pass: the sampled training lines, streamed (SentencePiece's `sentence_iterator`).
+
+    Updates `data`'s sampled counts as it goes; bytes are counted as SentencePiece sees them:
+    line + newline, UTF-8. `tee` receives every line too (for `--keep_text`).
+    """
+    for hint, path in files:
+        for item in iter_file(path, hint):
+            if isinstance(item, ReadError):
+                continue
+            entry = data.get(source_of(item, hint))
+            if entry is None or entry.rate <= 0:
+                continue
+            chosen = 0
+            for number, line in enumerate(training_lines(item.text, max_line_bytes)):
+                n = copies(entry.rate, seed, f"{item.id}\x1f{number}")
+                if not n:
+                    continue
+                entry.sampled_bytes += n * (len(line.encode("utf-8")) + 1)
+                chosen += n
+                for _ in range(n):
+                    if tee is not None:
+                        tee.write(line + "\n")
+                    yield line
+            entry.lines += chosen
+            entry.sampled_documents += 1 if chosen else 0
+
+
+def trainer_options(vocab_size: int, seed: int, num_threads: int, **overrides: Any) -> dict[str, Any]:
+    options = dict(LLAMA_OPTIONS)
+    options.update(vocab_size=vocab_size, num_threads=num_threads)
+    options.update({k: v for k, v in overrides.items() if v is not None})
+    return options
+
+
+def train_sentencepiece(
+    sentences: Iterable[str], options: Mapping[str, Any], seed: int, minloglevel: int = 1
+) -> bytes:
+    """Raw SentencePiece training on an iterable of sentences with `options`; the model's bytes.
+
+    Training from an iterator into a `model_writer` keeps temporary paths out of the model's
+    TrainerSpec (`input`, `model_prefix`), so equal inputs give byte-identical model files.
+    """
+    import io
+
+    import sentencepiece as spm
+
+    spm.set_random_generator_seed(seed)
+    writer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=writer, minloglevel=minloglevel, **options
+    )
+    return writer.getvalue()
+
+
+def train(
+    inputs: Sequence[str],
+    output: str,
+    vocab_size: int = 32000,
+    seed: int = 0,
+    shares: Optional[Mapping[str, float]] = None,
+    max_bytes: int = 10**10,
+    max_repeat: float = 1.0,
+    num_threads: int = 1,
+    input_sentence_size: Optional[int] = None,
+    max_sentence_length: Optional[int] = None,
+    keep_text: bool = False,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a tokenizer on the documents under `inputs`; write the model and card to `output`."""
+    started = time.perf_counter()
+    files = find_document_files(inputs)
+    if not files:
+        raise SystemExit(f"no document files under {list(inputs)}")
+    options = trainer_options(
+        vocab_size, seed, num_threads,
+        input_sentence_size=input_sentence_size, max_sentence_length=max_sentence_length, **overrides,
+    )
+    data, errors = scan(files, int(options["max_sentence_length"]))
+    normalised = normalise_shares(TABLE1_SHARES if shares is None else shares, data)
+    rates, budget = sampling_rates({s: d.bytes for s, d in data.items()}, normalised, max_bytes, max_repeat)
+    for name, entry in data.items():
+        entry.share, entry.rate = normalised.get(name, 0.0), rates.get(name, 0.0)
+
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tee = open(out_dir / "train.txt", "w", encoding="utf-8", newline="\n") if keep_text else None
+    lines = sample_lines(files, data, seed, int(options["max_sentence_length"]), tee)
+    try:
+        model = train_sentencepiece(lines, options, seed)
+    except RuntimeError as exc:
+        text_bytes = sum(d.sampled_bytes for d in data.values())
+        raise SystemExit(
+            f"SentencePiece could not train a {vocab_size}-piece vocabulary on {text_bytes:,} bytes of "
+            f"text ({sum(d.lines for d in data.values()):,} lines): {exc}\n"
+            "Give more text (more inputs, or --max_repeat > 1 to let a small source repeat to its share) "
+            "or a smaller --vocab_size."
+        ) from None
+    finally:
+        if tee is not None:
+            tee.close()
+    text_bytes = sum(d.sampled_bytes for d in data.values())
+    model_path = out_dir / "tokenizer.model"
+    tmp_model = out_dir / "tokenizer.model.tmp"
+    tmp_model.write_bytes(model)
+    os.replace(tmp_model, model_path)
+    seconds = time.perf_counter() - started
+    digest = sha256_file(model_path)
+    card = build_card(
+        model_path, digest, options, seed, data, errors, inputs, budget, max_repeat, text_bytes, seconds
+    )
+    card_path = out_dir / "tokenizer.json"
+    tmp_card = card_path.with_suffix(".json.tmp")
+    tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp_card, card_path)
+    return TrainResult(str(model_path), str(card_path), digest, vocab_size, seconds, text_bytes, data)
+
+
+def build_card(
+    model_path: Path, digest: str, options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData],
+    errors: Mapping[str, int], inputs: Sequence[str], budget: int, max_repeat: float, text_bytes: int,
+    seconds: float,
+) -> dict[str, Any]:
+    import sentencepiece as spm
+
+    sampled_total = sum(d.sampled_bytes for d in data.values()) or 1
+    return {
+        "kind": "tokenizer",
+        "file": model_path.name,
+        "sha256": digest,
+        "size_bytes": model_path.stat().st_size,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "recipe": "LLaMA (arXiv 2302.13971) §2.1: SentencePiece BPE, digits split, byte fallback",
+        "library": {"sentencepiece": spm.__version__},
+        "options": dict(options),
+        "seed": seed,
+        "training_data": {
+            "inputs": list(inputs),
+            "budget_bytes": budget,
+            "sampling": "lines chosen by blake2b(seed, document id, line number); rate = share x budget / source bytes",
+            "max_repeat": max_repeat,
+            "text_bytes": text_bytes,
+            "input_errors": dict(errors),
+            "sources": {
+                name: {**asdict(d), "actual_share": round(d.sampled_bytes / sampled_total, 6)}
+                for name, d in sorted(data.items())
+            },
+        },
+        "train_seconds": round(seconds, 3),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tokenizer.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--input", nargs="+", default=None,
+                        help="documents directories/files/globs (pipeline outputs); default: every out/<source>/ that exists")
+    parser.add_argument("--output", default="out/tokenizer", help="directory for tokenizer.model + tokenizer.json")
+    parser.add_argument("--vocab_size", type=int, default=32000, help="pieces incl. <unk>,<s>,</s> and 256 byte pieces (LLaMA: 32000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the document sample and of SentencePiece's sentence shuffle")
+    parser.add_argument("--shares", default=None,
+                        help="mixture weights, e.g. 'commoncrawl=67,c4=15'; default LLaMA Table 1, renormalised over the sources present")
+    parser.add_argument("--max_bytes", type=float, default=1e10, help="cap on the sampled text (UTF-8 bytes)")
+    parser.add_argument("--max_repeat", type=float, default=1.0,
+                        help="how often a small source's documents may repeat to reach its share (1 = never); "
+                             "the sample follows the shares exactly, so the scarcest source sets its size")
+    parser.add_argument("--input_sentence_size", type=int, default=None,
+                        help=f"lines SentencePiece samples (shuffled, seeded); default {LLAMA_OPTIONS['input_sentence_size']:,}")
+    parser.add_argument("--max_sentence_length", type=int, default=None,
+                        help=f"longest line in bytes; longer lines are cut at whitespace; default {LLAMA_OPTIONS['max_sentence_length']}")
+    parser.add_argument("--num_threads", type=int, default=1,
+                        help="SentencePiece training threads (BPE results do not depend on it; see docs/tokenizer.md)")
+    parser.add_argument("--character_coverage", type=float, default=None, help="default 0.99995 (LLaMA)")
+    parser.add_argument("--keep_text", action="store_true", help="also write the sampled training text as OUTPUT/train.txt")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = make_parser().parse_args(argv)
+    inputs = args.input or default_inputs()
+    result = train(
+        inputs,
+        args.output,
+        vocab_size=args.vocab_size,
+        seed=args.seed,
+        shares=parse_shares(args.shares),
+        max_bytes=int(args.max_bytes),
+        max_repeat=args.max_repeat,
+        num_threads=args.num_threads,
+        input_sentence_size=args.input_sentence_size,
+        max_sentence_length=args.max_sentence_length,
+        keep_text=args.keep_text,
+        character_coverage=args.character_coverage,
+    )
+    print(f"[tokenizer] {result.vocab_size} pieces, sha256 {result.sha256[:16]}..., trained on "
+          f"{result.text_bytes:,} bytes in {result.seconds:.1f}s -> {result.model}", file=sys.stderr)
+    for name, d in sorted(result.sources.items()):
+        print(f"    {name}: {d.sampled_documents}/{d.documents} docs, {d.sampled_bytes:,}/{d.bytes:,} bytes, "
+              f"share {d.share:.3f}", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    main()
