@@ -1,0 +1,312 @@
+"""MinHash near-duplicate detection, pure logic: shingles, signatures, LSH bands, verification, clusters.
+
+Used by `pipelines/neardedup.py` (the Beam composite) for book-level dedup ("remove books with more
+than 90% content overlap", LLaMA §2.1) and later for cross-source near-dedup.
+
+The math (see docs/books.md for the table):
+
+- A document is the set S of its hashed word n-grams ("shingles", `shingles()`).
+- A MinHash permutation h gives P[min h(S_a) == min h(S_b)] = J(S_a, S_b), the Jaccard similarity.
+- LSH with b bands of r rows: two documents become a *candidate pair* when all r values of at least
+  one band agree, so P(candidate | J) = 1 - (1 - J^r)^b (`candidate_probability`, the S-curve).
+- `choose_bands` picks the cheapest b·r whose S-curve reaches the wanted recall at the threshold
+  while keeping the false-candidate rate at a low similarity small. With the defaults
+  (threshold 0.9, recall 0.995, at most 2.5% candidates at J = 0.5) it gives b = 11, r = 9
+  (99 hashes): P(cand | 0.9) = 0.9954, 0.95 -> 0.99997, 0.8 -> 0.795, 0.7 -> 0.364, 0.5 -> 0.021.
+- Every candidate is then *verified* on the exact shingle sets (`verify`), so precision is exact
+  (up to 64-bit hash collisions among shingles, ~n²/2^65 per pair) and the LSH only costs recall.
+- Verified pairs are clustered with union-find; each cluster keeps its smallest id
+  (`removals`), so the result does not depend on the order pairs arrive in.
+
+Shingle hashing is vectorised: each distinct word is hashed once with BLAKE2b (stable across
+processes, unlike `hash()`), n-gram hashes are an order-sensitive linear combination of the word
+hashes finished with the murmur3 64-bit mixer, and permutations are h_k(x) = a_k·x + b_k mod 2^64
+(a_k odd, so each is a bijection on 64-bit values; the minimum is decided by the well-mixed high bits).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import Hashable, Iterable, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"\w+")
+_U64 = np.uint64
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters and the S-curve
+# --------------------------------------------------------------------------------------------
+def candidate_probability(j: float, bands: int, rows: int) -> float:
+    """P(two documents with Jaccard j share at least one of `bands` bands of `rows` rows)."""
+    return 1.0 - (1.0 - j**rows) ** bands
+
+
+def choose_bands(
+    threshold: float = 0.9,
+    recall: float = 0.995,
+    low: float = 0.5,
+    max_low_rate: float = 0.025,
+    max_hashes: int = 512,
+) -> tuple[int, int]:
+    """The (bands, rows) with the fewest hashes such that P(cand | threshold) >= recall and
+    P(cand | low) <= max_low_rate. Ties go to the smaller false-candidate rate."""
+    best: tuple[int, float, int, int] | None = None
+    for rows in range(1, max_hashes + 1):
+        # Smallest b reaching the recall at this r: (1 - t^r)^b <= 1 - recall.
+        p = threshold**rows
+        if p >= 1.0:
+            bands = 1
+        elif p * max_hashes < 1.0 - recall or math.log1p(-p) == 0.0:
+            break  # even max_hashes bands of this width cannot reach the recall
+        else:
+            bands = max(1, math.ceil(math.log(1.0 - recall) / math.log1p(-p)))
+        if bands * rows > max_hashes:
+            continue
+        low_rate = candidate_probability(low, bands, rows)
+        if low_rate > max_low_rate:
+            continue
+        key = (bands * rows, low_rate, bands, rows)
+        if best is None or key < best:
+            best = key
+    if best is None:
+        raise ValueError("no (bands, rows) meets these constraints within max_hashes")
+    return best[2], best[3]
+
+
+def s_curve(bands: int, rows: int, points: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)) -> dict[float, float]:
+    return {j: candidate_probability(j, bands, rows) for j in points}
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    """Everything that must be equal on every worker for signatures to be comparable."""
+
+    ngram: int = 5
+    bands: int = 11
+    rows: int = 9
+    seed: int = 1
+    threshold: float = 0.9
+    measure: str = "jaccard"  # or "containment": |A∩B| / min(|A|, |B|)
+
+    def __post_init__(self) -> None:
+        if self.measure not in ("jaccard", "containment"):
+            raise ValueError(f"measure must be jaccard or containment, got {self.measure!r}")
+        if self.ngram < 1 or self.bands < 1 or self.rows < 1:
+            raise ValueError("ngram, bands and rows must be >= 1")
+
+    @property
+    def num_hashes(self) -> int:
+        return self.bands * self.rows
+
+
+# --------------------------------------------------------------------------------------------
+# Shingles
+# --------------------------------------------------------------------------------------------
+def words(text: str) -> list[str]:
+    """Lowercased word tokens (Unicode \\w runs): punctuation and whitespace differences vanish."""
+    return _WORD.findall(text.lower())
+
+
+_word_cache: dict[str, int] = {}
+_CACHE_LIMIT = 2_000_000
+
+
+def _word_hash(word: str) -> int:
+    value = _word_cache.get(word)
+    if value is None:
+        if len(_word_cache) >= _CACHE_LIMIT:
+            _word_cache.clear()
+        value = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+        _word_cache[word] = value
+    return value
+
+
+def _fmix64(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> _U64(33))
+    x = x * _U64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> _U64(33))
+    x = x * _U64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> _U64(33))
+
+
+# Odd 64-bit multipliers, one per position in the n-gram (order-sensitive combination).
+_POSITION = np.random.default_rng(0x5EED).integers(1, 2**63, size=64, dtype=np.uint64) * _U64(2) + _U64(1)
+
+
+def shingles(text: str, ngram: int = 5) -> np.ndarray:
+    """The sorted, distinct 64-bit hashes of the word n-grams of `text` (uint64 array).
+
+    A text shorter than `ngram` words is one shingle of all its words; an empty text has none.
+    """
+    tokens = words(text)
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    if ngram > len(_POSITION):
+        raise ValueError(f"ngram must be <= {len(_POSITION)}")
+    hashes = np.fromiter((_word_hash(w) for w in tokens), dtype=np.uint64, count=len(tokens))
+    n = min(ngram, len(tokens))
+    count = len(tokens) - n + 1
+    with np.errstate(over="ignore"):
+        acc = hashes[:count] * _POSITION[0]
+        for k in range(1, n):
+            acc = acc + hashes[k:k + count] * _POSITION[k]
+        return np.unique(_fmix64(acc + _U64(n)))
+
+
+# --------------------------------------------------------------------------------------------
+# Signatures and bands
+# --------------------------------------------------------------------------------------------
+_perm_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def permutations(num_hashes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the hash family h_k(x) = a_k·x + b_k mod 2^64, a_k odd; same on every worker."""
+    key = (num_hashes, seed)
+    if key not in _perm_cache:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        a = rng.integers(0, 2**63, size=num_hashes, dtype=np.uint64) * _U64(2) + _U64(1)
+        b = rng.integers(0, 2**63, size=num_hashes, dtype=np.uint64) * _U64(2) + rng.integers(0, 2, size=num_hashes, dtype=np.uint64)
+        _perm_cache[key] = (a, b)
+    return _perm_cache[key]
+
+
+def signature(shingle_hashes: np.ndarray, num_hashes: int, seed: int = 1, chunk: int = 2048) -> np.ndarray:
+    """The MinHash signature (uint64 array of `num_hashes`) of a non-empty shingle set."""
+    if shingle_hashes.size == 0:
+        raise ValueError("an empty shingle set has no signature")
+    a, b = permutations(num_hashes, seed)
+    out = np.full(num_hashes, np.iinfo(np.uint64).max, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, shingle_hashes.size, chunk):
+            block = shingle_hashes[start:start + chunk, None] * a[None, :]
+            block += b[None, :]
+            np.minimum(out, block.min(axis=0), out=out)
+    return out
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    """One shuffle key per band: the band index and a 96-bit digest of its r values."""
+    if sig.size < bands * rows:
+        raise ValueError("signature shorter than bands * rows")
+    keys = []
+    raw = sig[: bands * rows].astype("<u8").tobytes()
+    width = rows * 8
+    for i in range(bands):
+        digest = hashlib.blake2b(raw[i * width:(i + 1) * width], digest_size=12).digest()
+        keys.append(i.to_bytes(2, "big") + digest)
+    return keys
+
+
+def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    return float(np.mean(sig_a == sig_b))
+
+
+# --------------------------------------------------------------------------------------------
+# Candidates, verification, clustering
+# --------------------------------------------------------------------------------------------
+def bucket_pairs(ids: Iterable[str], max_bucket: int = 50) -> list[tuple[str, str]]:
+    """Candidate pairs (smaller id first) from the ids sharing one band.
+
+    Up to `max_bucket` ids every pair is emitted; above it (a band shared by many documents, e.g.
+    many copies of one text) the bucket gives a star from its smallest id plus the chain of
+    neighbours in id order, so the pairs stay linear in the bucket size.
+    """
+    members = sorted(set(ids))
+    if len(members) < 2:
+        return []
+    if len(members) <= max_bucket:
+        return [(members[i], members[j]) for i in range(len(members)) for j in range(i + 1, len(members))]
+    pairs = {(members[0], other) for other in members[1:]}
+    pairs.update(zip(members[1:], members[2:]))
+    return sorted(pairs)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
+    """(|A∩B|, |A|, |B|) of two sorted distinct uint64 shingle arrays."""
+    inter = int(np.intersect1d(a, b, assume_unique=True).size)
+    return inter, int(a.size), int(b.size)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    inter, na, nb = overlap(a, b)
+    union = na + nb - inter
+    return inter / union if union else 1.0
+
+
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    inter, na, nb = overlap(a, b)
+    smaller = min(na, nb)
+    return inter / smaller if smaller else 1.0
+
+
+def similarity(a: np.ndarray, b: np.ndarray, measure: str = "jaccard") -> float:
+    return jaccard(a, b) if measure == "jaccard" else containment(a, b)
+
+
+def verify(a: np.ndarray, b: np.ndarray, threshold: float = 0.9, measure: str = "jaccard") -> tuple[bool, float]:
+    """Is this candidate pair a near duplicate on the exact shingle sets? (decision, similarity)."""
+    value = similarity(a, b, measure)
+    return value >= threshold, value
+
+
+class UnionFind:
+    """Disjoint sets whose representative is always the smallest member."""
+
+    def __init__(self) -> None:
+        self._parent: dict[Hashable, Hashable] = {}
+
+    def find(self, x: Hashable) -> Hashable:
+        parent = self._parent.setdefault(x, x)
+        root = x
+        while parent != root:
+            root = parent
+            parent = self._parent[root]
+        while self._parent[x] != root:  # path compression
+            self._parent[x], x = root, self._parent[x]
+        return root
+
+    def union(self, x: Hashable, y: Hashable) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx != ry:
+            if ry < rx:  # type: ignore[operator]
+                rx, ry = ry, rx
+            self._parent[ry] = rx
+
+    def members(self) -> list[Hashable]:
+        return list(self._parent)
+
+
+def removals(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """{removed id: kept id} from verified near-duplicate pairs: one survivor (smallest id) per
+    connected component, whatever the order of `edges`."""
+    uf = UnionFind()
+    for x, y in edges:
+        if x != y:
+            uf.union(x, y)
+    out = {}
+    for member in sorted(uf.members()):  # type: ignore[type-var]
+        root = uf.find(member)
+        if root != member:
+            out[member] = root  # type: ignore[assignment]
+    return out
+
+
+def near_duplicates_local(
+    docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams(), max_bucket: int = 50
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The whole method in memory (reference for tests and benchmarks; the pipeline shuffles):
+    returns ({removed id: kept id}, counts of candidates / verified pairs)."""
+    sets = {doc_id: shingles(text, params.ngram) for doc_id, text in docs}
+    buckets: dict[bytes, list[str]] = {}
+    for doc_id, sh in sets.items():
+        if sh.size == 0:
+            continue
+        for key in band_keys(signature(sh, params.num_hashes, params.seed), params.bands, params.rows):
+            buckets.setdefault(key, []).append(doc_id)
+    candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids, max_bucket)})
+    edges = [(x, y) for x, y in candidates if verify(sets[x], sets[y], params.threshold, params.measure)[0]]
+    return removals(edges), {"candidates": len(candidates), "verified": len(edges)}
