@@ -323,8 +323,8 @@ def _expandable(macro: Macro) -> bool:
     if macro.nargs > 9:
         return False
     # A body naming a parameter beyond nargs is malformed.
-    for ref in re.findall(r"(?<!#)#([1-9])", macro.body):
-        if int(ref) > macro.nargs:
+    for ref in _PARAM.finditer(macro.body):
+        if ref.group(1) not in (None, "#") and int(ref.group(1)) > macro.nargs:
             return False
     return True
 
@@ -401,7 +401,7 @@ def _first(pattern: re.Pattern, text: str, start: int, default: int) -> int:
 # 5. Macro expansion
 # --------------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\\(?:([A-Za-z]+)|.)", re.DOTALL)
-_PARAM = re.compile(r"#(#|[1-9])")
+_PARAM = re.compile(r"\\.|#(#|[1-9])", re.DOTALL)  # `\#` is a character, not a parameter
 _ENDS_IN_WORD = re.compile(r"\\[A-Za-z]+$")
 _VERBATIM_BLOCK = re.compile(
     r"\\begin\s*\{(" + "|".join(re.escape(e) for e in sorted(VERBATIM_ENVS)) + r")\}.*?\\end\s*\{\1\}",
@@ -472,10 +472,20 @@ def _expand_use(text: str, i: int, macro: Macro) -> Optional[tuple[str, int]]:
         i = got[1]
     if macro.nargs == 0 and text.startswith("{}", i) and not _ENDS_IN_WORD.search(macro.body):
         i += 2  # `\name{}` only ended the control word
-    body = _PARAM.sub(lambda p: "#" if p.group(1) == "#" else args[int(p.group(1)) - 1], macro.body) if macro.nargs else macro.body.replace("##", "#")
+    body = _PARAM.sub(lambda p: _param(p, args), macro.body)
     if i < len(text) and text[i].isalpha() and _ENDS_IN_WORD.search(body):
         body += "{}"  # keep `\alpha` from fusing with a following letter
     return body, i
+
+
+def _param(m: re.Match, args: list[str]) -> str:
+    ref = m.group(1)
+    if ref is None:
+        return m.group(0)
+    if ref == "#":
+        return "#"
+    k = int(ref)
+    return args[k - 1] if k <= len(args) else m.group(0)
 
 
 def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats) -> str:
