@@ -1,0 +1,1 @@
+"""Reference LLaMA trainer over the mixture shards (no Beam)."""
