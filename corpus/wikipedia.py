@@ -163,6 +163,7 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
     from defusedxml.ElementTree import iterparse
 
     dump_date, dump_file = dump_of(path)
+    named = _DUMP_NAME.search(dump_file)
     tracked = _TrackingStream(stream)
     site = SiteInfo()
     root = None
@@ -178,6 +179,8 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
                 site = _siteinfo(elem)
                 root.clear()  # type: ignore[union-attr]
             elif name == "page":
+                if not site.dbname:
+                    site = _fallback_site(site, named, root)
                 page = _page(elem, site, dump_date, dump_file)
                 root.clear()  # type: ignore[union-attr]  # drop the page's subtree: constant memory
                 pages += 1
@@ -197,6 +200,17 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
     else:
         if root is None:
             yield ReadError("malformed_xml", path, "no XML root element")
+
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _fallback_site(site: SiteInfo, named: Optional[re.Match], root: Any) -> SiteInfo:
+    """No <siteinfo> (hand-cut dumps): the file name's `<db>wiki-<date>-`, else the root's xml:lang."""
+    dbname = named.group("db") if named else ""
+    if not dbname and root is not None and root.get(_XML_LANG):
+        dbname = root.get(_XML_LANG).strip().lower().replace("-", "_") + "wiki"
+    return dataclasses.replace(site, dbname=dbname, language=language_of(dbname) if dbname else None)
 
 
 def _is_truncation(exc: ParseError) -> bool:
@@ -480,20 +494,36 @@ def _template_urls(template: Any) -> Iterator[str]:
 
 def _ref_urls(code: Any) -> list[str]:
     found: list[str] = []
-    for tag in code.ifilter_tags(recursive=True):
-        if str(tag.tag).strip().lower() != "ref" or tag.contents is None:
-            continue
-        for link in tag.contents.ifilter_external_links(recursive=True):
-            url = _clean_url(str(link.url))
-            if url:
-                found.append(url)
-        for template in tag.contents.ifilter_templates(recursive=True):
-            found.extend(_template_urls(template))
-    # Citation templates outside <ref> (bibliographies, "Further reading") cite sources too.
-    for template in code.ifilter_templates(recursive=True):
-        if str(template.name).strip().lower().startswith(_CITE_PREFIXES):
-            found.extend(_template_urls(template))
+    _collect_urls(code, False, found)
     return list(dict.fromkeys(found))
+
+
+def _collect_urls(code: Any, in_ref: bool, found: list[str]) -> None:
+    """Walk the tree in page order: links inside <ref>, url params of templates inside <ref> and of
+    citation templates anywhere (bibliographies cite sources too). Archive copies are not taken."""
+    from mwparserfromhell import nodes
+
+    for node in code.nodes:
+        if isinstance(node, nodes.Tag):
+            if node.contents is not None:
+                _collect_urls(node.contents, in_ref or str(node.tag).strip().lower() == "ref", found)
+        elif isinstance(node, nodes.ExternalLink):
+            if in_ref:
+                url = _clean_url(str(node.url))
+                if url:
+                    found.append(url)
+        elif isinstance(node, nodes.Template):
+            if in_ref or str(node.name).strip().lower().startswith(_CITE_PREFIXES):
+                found.extend(_template_urls(node))
+            for param in node.params:
+                name = str(param.name).strip().lower()
+                if name not in _URL_PARAMS and "archive" not in name:
+                    _collect_urls(param.value, in_ref, found)
+        elif isinstance(node, nodes.Wikilink):
+            if node.text is not None:
+                _collect_urls(node.text, in_ref, found)
+        elif isinstance(node, nodes.Heading):
+            _collect_urls(node.title, in_ref, found)
 
 
 def ref_urls(wikitext: str) -> list[str]:
