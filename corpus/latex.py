@@ -36,6 +36,7 @@ VERBATIM_ENVS = frozenset(
 COMMENT_ENVS = frozenset({"comment"})
 
 _CTRL_WORD = re.compile(r"\\([A-Za-z@]+)")
+_SPECIAL = re.compile(r"[%\\\\]")
 _BEGIN_ENV = re.compile(r"\\begin\s*\{([^{}]*)\}")
 
 
@@ -94,12 +95,12 @@ def _scan_line(line: str) -> tuple[Optional[int], Optional[tuple[str, int]]]:
     """Return (index of the comment `%` or None, (verbatim env opened, its start) or None)."""
     i, n = 0, len(line)
     while i < n:
-        c = line[i]
-        if c == "%":
+        special = _SPECIAL.search(line, i)
+        if special is None:
+            break
+        i = special.start()
+        if line[i] == "%":
             return i, None
-        if c != "\\":
-            i += 1
-            continue
         m = _CTRL_WORD.match(line, i)
         if m is None:  # control symbol: `\%`, `\\`, `\{` ... skip both characters
             i += 2
@@ -368,6 +369,7 @@ BIBLIOGRAPHY = re.compile(
 )
 APPENDIX = re.compile(r"\\appendix(?![A-Za-z@])|\\begin\s*\{appendices\}")
 END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
+_BIBSTYLE = re.compile(r"\\bibliographystyle\s*\{[^{}]*\}[ \t]*\n?")
 
 
 def cut_front(text: str) -> Optional[str]:
@@ -380,7 +382,10 @@ def cut_front(text: str) -> Optional[str]:
 
 
 def cut_back(text: str, keep_appendix: bool = False) -> str:
-    """Drop the bibliography and what follows, `\\appendix` onwards unless kept, after `\\end{document}`."""
+    """Drop the bibliography and what follows, `\\appendix` onwards unless kept, after `\\end{document}`.
+
+    `\\bibliographystyle{..}` (no text of its own, usually just before the references) goes too."""
+    text = _BIBSTYLE.sub("", text)
     end = _first(END_DOCUMENT, text, 0, len(text))
     bib = _first(BIBLIOGRAPHY, text, 0, end)
     app = _first(APPENDIX, text, 0, end)

@@ -192,6 +192,11 @@ def test_clean_cuts_front_and_back_and_removes_definitions():
     assert cleaned.macros_defined == 3 and cleaned.expansion.expanded == 2
 
 
+def test_bibliographystyle_is_removed_wherever_it_is():
+    source = "\\section{A}\n\\bibliographystyle{plain}\nbody\n\\bibliographystyle{abbrv}\n\\bibliography{refs}"
+    assert clean_latex(source).text == "\\section{A}\nbody"
+
+
 def test_keep_appendix_keeps_it_up_to_the_bibliography():
     text = clean_latex(PAPER, keep_appendix=True).text
     assert "\\section{Proofs}\nAppendix text." in text and "After" not in text and "junk" not in text
