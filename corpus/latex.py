@@ -168,10 +168,13 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
-def match_brace(text: str, i: int) -> Optional[int]:
-    """Index of the `}` closing the `{` at `i` (escapes `\\{`, `\\}` skipped), or None."""
+def match_brace(text: str, i: int, limit: Optional[int] = None) -> Optional[int]:
+    """Index of the `}` closing the `{` at `i` (escapes `\\{`, `\\}` skipped), or None.
+
+    `limit` bounds how far to look (an unbalanced brace must not make every macro use scan to
+    the end of the paper)."""
     depth = 0
-    n = len(text)
+    n = len(text) if limit is None else min(len(text), i + limit)
     while i < n:
         c = text[i]
         if c == "\\":
@@ -414,6 +417,9 @@ _VERBATIM_BLOCK = re.compile(
 )
 
 
+MAX_ARGUMENT_CHARS = 200_000  # a macro argument longer than this is not taken as one
+
+
 @dataclass
 class ExpansionStats:
     expanded: int = 0  # macro uses replaced, over all passes
@@ -444,7 +450,7 @@ def _read_arg(text: str, i: int) -> Optional[tuple[str, int]]:
         return None
     c = text[j]
     if c == "{":
-        close = match_brace(text, j)
+        close = match_brace(text, j, MAX_ARGUMENT_CHARS)
         return None if close is None else (text[j + 1:close], close + 1)
     if c == "\\":
         m = _TOKEN.match(text, j)
@@ -493,12 +499,16 @@ def _param(m: re.Match, args: list[str]) -> str:
     return args[k - 1] if k <= len(args) else m.group(0)
 
 
-def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats) -> str:
+def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats, budget: int) -> str:
     out: list[str] = []
     pos = 0
+    size = len(text)
     for m in _TOKEN.finditer(text):
         if m.start() < pos:
             continue
+        if size > budget:
+            stats.growth_limited = True
+            break
         name = m.group(1)
         macro = table.get(name) if name else None
         if macro is None:
@@ -508,6 +518,7 @@ def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats) -> s
             continue
         out.append(text[pos:m.start()])
         out.append(got[0])
+        size += len(got[0]) - (got[1] - m.start())
         pos = got[1]
         stats.expanded += 1
         stats.names.add(name)
@@ -531,18 +542,21 @@ def expand_macros(text: str, table: dict[str, Macro], max_depth: int = 10,
     pieces = _split_verbatim(text)
     for _ in range(max_depth):
         before = stats.expanded
-        pieces = [(verb, chunk if verb else _expand_pass(chunk, table, stats)) for verb, chunk in pieces]
+        expanded = []
+        for verb, chunk in pieces:
+            if not verb:
+                others = sum(len(c) for _, c in expanded) + sum(len(c) for _, c in pieces[len(expanded) + 1:])
+                chunk = _expand_pass(chunk, table, stats, limit - others)
+            expanded.append((verb, chunk))
+        pieces = expanded
         stats.passes += 1
-        if stats.expanded == before:
-            break
-        if sum(len(c) for _, c in pieces) > limit:
-            stats.growth_limited = True
+        if stats.expanded == before or stats.growth_limited:
             break
     else:
         probe = ExpansionStats()
         for verb, chunk in pieces:
             if not verb:
-                _expand_pass(chunk, table, probe)
+                _expand_pass(chunk, table, probe, limit)
         stats.depth_exceeded = probe.expanded > 0
     return "".join(chunk for _, chunk in pieces)
 

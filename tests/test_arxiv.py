@@ -123,6 +123,13 @@ def test_macro_bomb_is_bounded_by_growth():
     assert stats.growth_limited and len(out) < 10 * (1 << 16)
 
 
+def test_wide_macro_bomb_is_bounded_within_one_pass():
+    pre = r"\newcommand{\big}{" + "x" * 20_000 + "}"
+    stats = latex.ExpansionStats()
+    out = expand(pre, r"\big " * 20_000, stats=stats)  # would be 400 MB expanded
+    assert stats.growth_limited and len(out) < 4 * 20_000 * 5 + (1 << 16) + 20_001
+
+
 def test_no_expansion_inside_verbatim():
     pre = r"\newcommand{\x}{X}"
     body = "\\x\n\\begin{verbatim}\n\\x\n\\end{verbatim}\n\\x"
