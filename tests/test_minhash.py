@@ -1,0 +1,209 @@
+"""MinHash-LSH near-dedup: S-curve, shingles, signatures, verification, clustering, recall/precision."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from corpus import minhash
+from corpus.minhash import MinHashParams
+
+
+# ---- the S-curve and the choice of (b, r) -----------------------------------------------------
+def test_default_bands_meet_recall_at_threshold():
+    assert minhash.choose_bands() == (11, 9)
+    params = MinHashParams()
+    assert (params.bands, params.rows) == (11, 9)
+    assert minhash.candidate_probability(0.9, 11, 9) >= 0.995
+    assert minhash.candidate_probability(0.5, 11, 9) <= 0.025
+    curve = minhash.s_curve(11, 9)
+    assert list(curve.values()) == sorted(curve.values())
+
+
+def test_choose_bands_honours_constraints():
+    b, r = minhash.choose_bands(threshold=0.8, recall=0.99, low=0.4, max_low_rate=0.01)
+    assert minhash.candidate_probability(0.8, b, r) >= 0.99
+    assert minhash.candidate_probability(0.4, b, r) <= 0.01
+    with pytest.raises(ValueError):
+        minhash.choose_bands(threshold=0.9, recall=0.999, low=0.85, max_low_rate=0.001, max_hashes=64)
+
+
+# ---- shingles ----------------------------------------------------------------------------------
+def test_shingles_ignore_case_punctuation_and_spacing():
+    a = minhash.shingles("The cat sat on the mat, and then it slept.")
+    b = minhash.shingles("the  CAT sat on\nthe mat and then -- it slept")
+    assert a.dtype == np.uint64 and a.size == 6
+    assert np.array_equal(a, b)
+    assert np.all(a[:-1] < a[1:])  # sorted, distinct
+
+
+def test_shingles_are_order_sensitive_and_stable():
+    assert not np.array_equal(minhash.shingles("a b c d e"), minhash.shingles("e d c b a"))
+    # Fixed value: hashes must be equal on every worker and across Python processes.
+    assert minhash.shingles("one two three four five").tolist() == minhash.shingles("One two three four five!").tolist()
+    assert minhash.shingles("one two three four five").size == 1
+
+
+def test_short_and_empty_texts():
+    assert minhash.shingles("").size == 0
+    assert minhash.shingles("  ... !!").size == 0
+    assert minhash.shingles("just three words").size == 1
+    with pytest.raises(ValueError):
+        minhash.signature(np.empty(0, dtype=np.uint64), 10)
+
+
+# ---- signatures and bands ----------------------------------------------------------------------
+def _sets_with_jaccard(rng: np.random.Generator, n: int, j: float) -> tuple[np.ndarray, np.ndarray]:
+    inter = int(round(2 * n * j / (1 + j)))
+    pool = np.unique(rng.integers(0, 2**63, size=3 * n, dtype=np.uint64))[: 2 * n - inter]
+    rng.shuffle(pool)
+    return np.unique(pool[:n]), np.unique(pool[n - inter:2 * n - inter])
+
+
+def test_signature_estimates_jaccard_without_bias():
+    rng = np.random.default_rng(7)
+    for j in (0.5, 0.9):
+        errors = []
+        for _ in range(60):
+            a, b = _sets_with_jaccard(rng, 1500, j)
+            est = minhash.estimate_jaccard(minhash.signature(a, 99), minhash.signature(b, 99))
+            errors.append(est - minhash.jaccard(a, b))
+        assert abs(np.mean(errors)) < 0.02
+        assert np.std(errors) < 1.5 * (j * (1 - j) / 99) ** 0.5 + 0.01
+
+
+def test_signature_and_band_keys_are_deterministic():
+    sh = minhash.shingles("a b c d e f g h i j k l m n o p " * 3)
+    sig1, sig2 = minhash.signature(sh, 99, seed=1), minhash.signature(sh.copy(), 99, seed=1)
+    assert np.array_equal(sig1, sig2)
+    assert not np.array_equal(sig1, minhash.signature(sh, 99, seed=2))
+    keys = minhash.band_keys(sig1, 11, 9)
+    assert len(keys) == 11 and len(set(keys)) == 11 and keys == minhash.band_keys(sig2, 11, 9)
+    # Chunking does not change the signature.
+    big = np.unique(np.random.default_rng(1).integers(0, 2**63, size=10000, dtype=np.uint64))
+    assert np.array_equal(minhash.signature(big, 20, chunk=333), minhash.signature(big, 20, chunk=100000))
+
+
+# ---- candidates, verification, clusters --------------------------------------------------------
+def test_bucket_pairs_small_and_capped():
+    assert minhash.bucket_pairs(["b", "a", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert minhash.bucket_pairs(["a"]) == [] and minhash.bucket_pairs(["a", "a"]) == []
+    capped = minhash.bucket_pairs([f"d{i:02d}" for i in range(10)], max_bucket=4)
+    assert len(capped) == 9 + 8  # star from d00 + chain d01-d02 ... d08-d09
+    assert all(x < y for x, y in capped)
+
+
+def test_verify_jaccard_and_containment():
+    a = np.arange(100, dtype=np.uint64)
+    b = np.arange(10, 100, dtype=np.uint64)  # b inside a
+    assert minhash.jaccard(a, b) == pytest.approx(0.9)
+    assert minhash.containment(a, b) == 1.0
+    assert minhash.verify(a, b, 0.9)[0]
+    assert not minhash.verify(a, np.arange(11, 100, dtype=np.uint64), 0.9)[0]
+    assert minhash.verify(a, np.arange(50, 100, dtype=np.uint64), 0.9, "containment")[0]
+    with pytest.raises(ValueError):
+        MinHashParams(measure="cosine")
+
+
+def test_removals_keep_smallest_id_per_cluster_in_any_order():
+    edges = [("c", "d"), ("b", "c"), ("x", "y"), ("e", "e")]
+    expected = {"c": "b", "d": "b", "y": "x"}
+    assert minhash.removals(edges) == expected
+    for seed in range(5):
+        shuffled = [tuple(random.Random(seed).sample(e, 2)) for e in edges]
+        random.Random(seed).shuffle(shuffled)
+        assert minhash.removals(shuffled) == expected
+
+
+# ---- recall / precision against exact Jaccard -------------------------------------------------
+def _word_pairs(n_pairs: int, seed: int) -> list[tuple[str, str]]:
+    """Pairs of texts whose exact shingle Jaccard spans ~0.5-1.0: a random text and a copy with a
+    share f of its words replaced. A replaced word changes up to 5 shingles, so about
+    u = (1-f)^5 of the shingles survive and J ~ u / (2 - u): f is drawn from a target J, half
+    uniform on [0.5, 1.0] and half on [0.85, 0.95] to load the threshold's neighbourhood."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(5000)]
+    pairs = []
+    for i in range(n_pairs):
+        base = rng.choices(vocab, k=rng.randint(800, 2000))
+        target = rng.uniform(0.5, 1.0) if i % 2 else rng.uniform(0.85, 0.95)
+        rate = 1.0 - (2 * target / (1 + target)) ** (1 / 5)
+        variant = [rng.choice(vocab) if rng.random() < rate else w for w in base]
+        pairs.append((" ".join(base), " ".join(variant)))
+    return pairs
+
+
+def measure_recall_precision(pairs: list[tuple[str, str]], params: MinHashParams = MinHashParams()) -> dict:
+    """LSH + exact verification on each pair vs the truth (exact Jaccard >= threshold)."""
+    tp = fp = fn = candidates = 0
+    js = []
+    for text_a, text_b in pairs:
+        sa, sb = minhash.shingles(text_a, params.ngram), minhash.shingles(text_b, params.ngram)
+        j = minhash.jaccard(sa, sb)
+        js.append(j)
+        keys_a = minhash.band_keys(minhash.signature(sa, params.num_hashes, params.seed), params.bands, params.rows)
+        keys_b = minhash.band_keys(minhash.signature(sb, params.num_hashes, params.seed), params.bands, params.rows)
+        candidate = bool(set(keys_a) & set(keys_b))
+        candidates += candidate
+        found = candidate and minhash.verify(sa, sb, params.threshold, params.measure)[0]
+        truth = j >= params.threshold
+        tp += found and truth
+        fp += found and not truth
+        fn += truth and not found
+    return {
+        "pairs": len(pairs), "true_pairs": tp + fn, "candidates": candidates,
+        "recall": tp / (tp + fn) if tp + fn else 1.0, "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "min_j": min(js), "max_j": max(js),
+    }
+
+
+def test_recall_and_precision_at_jaccard_0_9():
+    result = measure_recall_precision(_word_pairs(600, seed=11))
+    assert result["min_j"] < 0.55 and result["max_j"] > 0.99  # the generated pairs span 0.5-1.0
+    assert result["true_pairs"] >= 150
+    assert result["recall"] >= 0.99, result
+    assert result["precision"] >= 0.99, result
+
+
+def test_local_reference_removes_planted_duplicates():
+    rng = random.Random(3)
+    vocab = [f"v{i}" for i in range(3000)]
+    a = " ".join(rng.choices(vocab, k=1500))
+    b = " ".join(rng.choices(vocab, k=1500))
+    a2 = a.replace(" v1 ", " changed ", 3)
+    removed, counts = minhash.near_duplicates_local([("doc/2", a2), ("doc/1", a), ("doc/3", b), ("doc/4", "")])
+    assert removed == {"doc/2": "doc/1"}
+    assert counts["verified"] == 1
+
+
+# ---- the Beam composite ------------------------------------------------------------------------
+def test_near_dedup_transform_clusters_and_counts():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from corpus.document import Document
+    from pipelines.neardedup import NearDedup
+    from pipelines.runner import LOCAL_RUNNER
+
+    rng = random.Random(5)
+    vocab = [f"t{i}" for i in range(4000)]
+    base = rng.choices(vocab, k=1200)
+    other = rng.choices(vocab, k=1200)
+
+    def edit(words, k):
+        words = list(words)
+        for i in rng.sample(range(len(words)), k):
+            words[i] = "edited"
+        return " ".join(words)
+
+    docs = [
+        Document("books/a", " ".join(base), "books"),
+        Document("books/b", edit(base, 3), "books"),     # near dup of a
+        Document("books/c", edit(base, 5), "books"),     # near dup of a and b
+        Document("books/d", " ".join(other), "books"),   # different
+        Document("books/e", "", "books"),                # no shingles: kept
+    ]
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
+        kept = pipeline | beam.Create(docs) | NearDedup(MinHashParams())
+        assert_that(kept | beam.Map(lambda d: d.id), equal_to(["books/a", "books/d", "books/e"]))
