@@ -1,0 +1,434 @@
+"""The data card: one HTML page with PNG charts of whatever the pipeline has produced so far.
+
+    python -m mixture.report --out out/report
+
+Reads, when present:
+    out/<source>/stats.json                 documents in / written, drop reasons, input errors
+    out/<source>/documents-*.jsonl.gz|.parquet   metadata `language`, `perplexity` (a sample)
+    models/lm/<lang>.json                   perplexity bucket cutoffs (CommonCrawl head/middle/tail)
+    out/tokens/<source>/manifest.json       documents and tokens per source after tokenization
+    out/mixture/manifest.json               the mixture plan and what was drawn
+    out/train/log.jsonl                     the trainer's loss curve
+and writes `OUT/index.html` plus one PNG per chart (matplotlib, Agg backend). A section whose
+inputs are missing says which command produces them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import html
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+from corpus.document import SOURCES
+from mixture.plan import TABLE1, format_count
+
+MAX_DOCS = 50_000  # documents sampled per source for metadata charts
+
+
+# --------------------------------------------------------------------------------------------
+# Gathering
+# --------------------------------------------------------------------------------------------
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def iter_metadata(directory: Path, limit: int = MAX_DOCS) -> Iterator[dict]:
+    """Metadata of up to `limit` documents of a pipeline output (JSONL.gz or Parquet shards)."""
+    seen = 0
+    for path in sorted(directory.glob("documents-*")):
+        if path.name.endswith(".tmp"):
+            continue
+        if path.name.endswith(".jsonl.gz"):
+            try:
+                with gzip.open(path, "rt", encoding="utf-8") as handle:
+                    for line in handle:
+                        if seen >= limit:
+                            return
+                        seen += 1
+                        yield json.loads(line).get("metadata") or {}
+            except (OSError, EOFError, ValueError):
+                continue
+        elif path.name.endswith(".parquet"):
+            try:
+                import pyarrow.parquet as pq
+
+                for value in pq.read_table(path, columns=["metadata"]).column("metadata").to_pylist():
+                    if seen >= limit:
+                        return
+                    seen += 1
+                    yield json.loads(value) if isinstance(value, str) else (value or {})
+            except (OSError, ValueError, KeyError):
+                continue
+
+
+def find_cutoffs(data: Any) -> dict[str, float]:
+    """Perplexity cutoffs from a model card: a `cutoffs` mapping/list, or keys like head/middle/p30."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if "cutoff" in str(key).lower():
+                if isinstance(value, dict):
+                    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
+                if isinstance(value, (list, tuple)):
+                    return {f"cutoff {i + 1}": float(v) for i, v in enumerate(value) if isinstance(v, (int, float))}
+        for value in data.values():
+            found = find_cutoffs(value)
+            if found:
+                return found
+    return {}
+
+
+def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, limit: int = MAX_DOCS) -> dict:
+    data: dict[str, Any] = {"stats": {}, "languages": {}, "perplexity": [], "cutoffs": {}, "tokens": {},
+                            "mixture": None, "log": []}
+    for source in SOURCES:
+        stats = _read_json(root / source / "stats.json")
+        if stats:
+            data["stats"][source] = stats
+        langs: Counter = Counter()
+        for meta in iter_metadata(root / source, limit):
+            if meta.get("language"):
+                langs[str(meta["language"])] += 1
+            if source == "commoncrawl" and isinstance(meta.get("perplexity"), (int, float)):
+                data["perplexity"].append((float(meta["perplexity"]), str(meta.get("language", ""))))
+        if langs:
+            data["languages"][source] = langs
+        manifest = _read_json(tokens / source / "manifest.json")
+        if manifest:
+            data["tokens"][source] = manifest
+    for card in sorted((models / "lm").glob("*.json")) if (models / "lm").is_dir() else []:
+        cutoffs = find_cutoffs(_read_json(card) or {})
+        if cutoffs:
+            data["cutoffs"][card.stem] = cutoffs
+    data["mixture"] = _read_json(mixture / "manifest.json")
+    log_path = train / "log.jsonl"
+    if log_path.exists():
+        for line in log_path.read_text().splitlines():
+            try:
+                data["log"].append(json.loads(line))
+            except ValueError:
+                continue
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Charts
+# --------------------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def chart_documents(data: dict, path: Path) -> bool:
+    stages = []
+    sources = [s for s in SOURCES if s in data["stats"] or s in data["tokens"]]
+    if not sources:
+        return False
+    mix_docs = {}
+    if data["mixture"]:
+        for shard in data["mixture"].get("shards", []):
+            for name, info in shard.get("sources", {}).items():
+                mix_docs[name] = mix_docs.get(name, 0) + info.get("documents", 0)
+    stages = [("read (documents_in)", lambda s: data["stats"].get(s, {}).get("documents_in")),
+              ("written", lambda s: data["stats"].get(s, {}).get("documents_written")),
+              ("tokenized", lambda s: data["tokens"].get(s, {}).get("documents")),
+              ("drawn into mixture", lambda s: mix_docs.get(s))]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(stages)
+    for i, (label, get) in enumerate(stages):
+        values = [get(s) or 0 for s in sources]
+        ax.bar([x + i * width for x in range(len(sources))], values, width, label=label)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(sources))], sources)
+    ax.set_yscale("symlog")
+    ax.set_ylabel("documents")
+    ax.set_title("Documents per source after each stage")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def chart_drops(data: dict, path: Path, top: int = 8) -> bool:
+    with_drops = [s for s in SOURCES if data["stats"].get(s, {}).get("dropped") or data["stats"].get(s, {}).get("errors")]
+    if not with_drops:
+        return False
+    plt = _plt()
+    cols = min(2, len(with_drops))
+    rows = (len(with_drops) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 2.8 * rows), squeeze=False)
+    for ax, source in zip(axes.flat, with_drops):
+        stats = data["stats"][source]
+        items = Counter({f"drop: {k}": v for k, v in stats.get("dropped", {}).items()})
+        items.update({f"error: {k}": v for k, v in stats.get("errors", {}).items()})
+        common = items.most_common(top)
+        rest = sum(items.values()) - sum(v for _, v in common)
+        if rest:
+            common.append(("other", rest))
+        labels = [k for k, _ in common][::-1]
+        values = [v for _, v in common][::-1]
+        colors = ["#c0392b" if k.startswith("error") else "#2c7fb8" for k in labels]
+        ax.barh(labels, values, color=colors)
+        ax.set_title(f"{source}: {stats.get('documents_in', 0):,} in, {stats.get('documents_written', 0):,} written",
+                     fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(with_drops):]:
+        ax.axis("off")
+    fig.suptitle("Drop reasons and input errors per pipeline")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def chart_languages(data: dict, path: Path, top: int = 20) -> bool:
+    sources = [s for s in SOURCES if data["languages"].get(s)]
+    if not sources:
+        return False
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(sources), figsize=(4.5 * len(sources), 4), squeeze=False)
+    for ax, source in zip(axes.flat, sources):
+        common = data["languages"][source].most_common(top)
+        ax.barh([k for k, _ in common][::-1], [v for _, v in common][::-1], color="#41ab5d")
+        ax.set_title(f"{source} (sample of {sum(data['languages'][source].values()):,})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Language distribution (document metadata)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def chart_perplexity(data: dict, path: Path) -> bool:
+    values = data["perplexity"]
+    if not values:
+        return False
+    language = Counter(lang for _, lang in values).most_common(1)[0][0]
+    plt = _plt()
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ppl = np.array([v for v, _ in values])
+    ax.hist(ppl, bins=np.logspace(np.log10(max(ppl.min(), 1)), np.log10(max(ppl.max(), 2)), 50), color="#807dba")
+    ax.set_xscale("log")
+    for i, (name, cut) in enumerate(sorted(data["cutoffs"].get(language, {}).items(), key=lambda kv: kv[1])):
+        ax.axvline(cut, color="k", linestyle="--", linewidth=1)
+        ax.text(cut, ax.get_ylim()[1] * (0.92 - 0.08 * i), f" {name} {cut:g}", fontsize=8)
+    ax.set_xlabel("perplexity (cc_net definition)")
+    ax.set_ylabel("documents")
+    ax.set_title(f"CommonCrawl perplexity, {len(ppl):,} documents; cutoffs for '{language}'")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def mixture_rows(data: dict) -> list[dict]:
+    manifest = data["mixture"]
+    if not manifest:
+        return []
+    plan = manifest.get("extra", {}).get("plan", {})
+    drawn = manifest.get("extra", {}).get("tokens_by_source", {})
+    total = sum(drawn.values()) or 1
+    rows = []
+    for s in plan.get("sources", []):
+        paper = TABLE1.get(s["source"], (None, None, None))
+        rows.append({"source": s["source"], "share": s["share"], "paper_share": paper[0], "epochs": s["epochs"],
+                     "paper_epochs": paper[1], "available": s["available_tokens"], "target": s["target_tokens"],
+                     "written": drawn.get(s["source"], 0), "written_share": drawn.get(s["source"], 0) / total,
+                     "documents": s.get("documents")})
+    return rows
+
+
+def chart_mixture(data: dict, path: Path) -> bool:
+    rows = mixture_rows(data)
+    if not rows:
+        return False
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    x = range(len(rows))
+    names = [r["source"] for r in rows]
+    left.bar([i - 0.27 for i in x], [100 * (r["paper_share"] or 0) for r in rows], 0.27, label="LLaMA Table 1")
+    left.bar(list(x), [100 * r["share"] for r in rows], 0.27, label="plan")
+    left.bar([i + 0.27 for i in x], [100 * r["written_share"] for r in rows], 0.27, label="written tokens")
+    left.set_xticks(list(x), names, rotation=30, fontsize=8)
+    left.set_ylabel("% of tokens")
+    left.set_yscale("log")
+    left.set_title("Sampling proportion")
+    left.legend(fontsize=8)
+    right.bar([i - 0.2 for i in x], [r["paper_epochs"] or 0 for r in rows], 0.4, label="LLaMA Table 1")
+    right.bar([i + 0.2 for i in x], [r["epochs"] for r in rows], 0.4, label="plan")
+    right.set_xticks(list(x), names, rotation=30, fontsize=8)
+    right.set_ylabel("epochs")
+    right.set_yscale("log")
+    right.set_title("Epochs over each source")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def chart_loss(data: dict, path: Path) -> bool:
+    log = [r for r in data["log"] if "loss" in r and "step" in r]
+    if not log:
+        return False
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.plot([r["step"] for r in log], [r["loss"] for r in log], color="#d94801", label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (nats/token)")
+    if all("lr" in r for r in log):
+        twin = ax.twinx()
+        twin.plot([r["step"] for r in log], [r["lr"] for r in log], color="#888", linewidth=1, label="lr")
+        twin.set_ylabel("learning rate")
+    ax.set_title(f"Trainer loss curve ({log[-1].get('tokens', 0):,} tokens)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _missing(what: str, command: str) -> str:
+    return f'<p class="missing">No {html.escape(what)} yet: run <code>{html.escape(command)}</code>.</p>'
+
+
+def render(data: dict, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    sections = []
+
+    # Sources
+    rows = []
+    for source in SOURCES:
+        st, tk = data["stats"].get(source, {}), data["tokens"].get(source, {})
+        if not st and not tk:
+            continue
+        rows.append((source, f"{st.get('documents_in', 0):,}" if st else "-",
+                     f"{st.get('documents_written', 0):,}" if st else "-",
+                     f"{sum(st.get('dropped', {}).values()):,}" if st else "-",
+                     f"{sum(st.get('errors', {}).values()):,}" if st else "-",
+                     ("yes" if st.get("balanced") else "NO") if st else "-",
+                     f"{tk.get('documents', 0):,}" if tk else "-",
+                     format_count(tk.get("tokens", 0)) if tk else "-"))
+    body = (_table(("source", "documents in", "written", "dropped", "errors", "balanced", "tokenized docs", "tokens"),
+                   rows) if rows else _missing("pipeline outputs", "make corpus SOURCE=<name>"))
+    if chart_documents(data, out / "documents.png"):
+        body += '<img src="documents.png" alt="documents per source after each stage">'
+    if chart_drops(data, out / "drops.png"):
+        body += '<img src="drops.png" alt="drop reasons per pipeline">'
+    sections.append(("Sources", body))
+
+    body = ""
+    if chart_languages(data, out / "languages.png"):
+        body += '<img src="languages.png" alt="language distribution">'
+    else:
+        body += _missing("documents with language metadata", "make corpus SOURCE=commoncrawl")
+    sections.append(("Languages", body))
+
+    if chart_perplexity(data, out / "perplexity.png"):
+        cut = data["cutoffs"]
+        body = '<img src="perplexity.png" alt="perplexity histogram">'
+        body += (_table(("language", "cutoffs"), [(k, ", ".join(f"{n} {v:g}" for n, v in c.items()))
+                                                  for k, c in sorted(cut.items())])
+                 if cut else _missing("perplexity cutoffs (models/lm/<lang>.json)", "make models"))
+    else:
+        body = _missing("CommonCrawl documents with perplexity", "make models && make corpus SOURCE=commoncrawl")
+    sections.append(("Perplexity", body))
+
+    rows = mixture_rows(data)
+    if rows:
+        extra = data["mixture"].get("extra", {})
+        body = _table(("source", "share", "Table 1", "available", "target tokens", "written tokens", "epochs",
+                       "Table 1 epochs", "documents"),
+                      [(r["source"], f"{100 * r['share']:.2f}%",
+                        f"{100 * r['paper_share']:.1f}%" if r["paper_share"] else "-",
+                        format_count(r["available"]), format_count(r["target"]), format_count(r["written"]),
+                        f"{r['epochs']:.2f}", f"{r['paper_epochs']:.2f}" if r["paper_epochs"] else "-",
+                        f"{r['documents']:,}" if r["documents"] is not None else "-") for r in rows])
+        body += (f"<p>{len(data['mixture'].get('shards', []))} shards, "
+                 f"{data['mixture'].get('tokens', 0):,} tokens, seed {extra.get('seed')}, "
+                 f"tokenizer {html.escape(str(data['mixture'].get('tokenizer_sha256', ''))[:16])}</p>")
+        if chart_mixture(data, out / "mixture.png"):
+            body += '<img src="mixture.png" alt="mixture plan against LLaMA Table 1">'
+    else:
+        body = _missing("mixture", "make mixture TOKENS=<n>")
+    sections.append(("Mixture", body))
+
+    if chart_loss(data, out / "loss.png"):
+        last = data["log"][-1]
+        speeds = [r.get("tokens_per_s") for r in data["log"][1:] if r.get("tokens_per_s")]
+        mean_speed = sum(speeds) / len(speeds) if speeds else 0
+        body = (f"<p>{last.get('step')} steps, final loss {last.get('loss'):.4f}, "
+                f"{mean_speed:,.0f} tokens/s mean"
+                + (f", MFU {100 * last['mfu']:.1f}%" if last.get("mfu") else "") + "</p>"
+                '<img src="loss.png" alt="training loss curve">')
+    else:
+        body = _missing("training log", "make train")
+    sections.append(("Training", body))
+
+    nav = "".join(f'<a href="#{name.lower()}">{name}</a> ' for name, _ in sections)
+    content = "".join(f'<section id="{name.lower()}"><h2>{name}</h2>{body}</section>' for name, body in sections)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>llama-corpus data card</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ display: block; max-width: 100%; margin: 1em 0; }}
+.missing {{ color: #888; font-style: italic; }}
+nav a {{ margin-right: 1em; }}
+</style></head><body>
+<h1>llama-corpus data card</h1>
+<p>Generated {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by <code>python -m mixture.report</code>.</p>
+<nav>{nav}</nav>
+{content}
+</body></html>
+"""
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mixture.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="out/report", help="directory for index.html and the charts")
+    parser.add_argument("--root", default="out", help="directory of the per-source pipeline outputs")
+    parser.add_argument("--tokens", help="per-source token series (default ROOT/tokens)")
+    parser.add_argument("--mixture", help="mixture output (default ROOT/mixture)")
+    parser.add_argument("--train", help="trainer output (default ROOT/train)")
+    parser.add_argument("--models", default="models", help="models directory (lm/<lang>.json cutoffs)")
+    parser.add_argument("--max-docs", type=int, default=MAX_DOCS, help="documents sampled per source for metadata")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    data = gather(root, Path(args.tokens or root / "tokens"), Path(args.mixture or root / "mixture"),
+                  Path(args.train or root / "train"), Path(args.models), args.max_docs)
+    path = render(data, Path(args.out))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
