@@ -55,6 +55,8 @@ def _count_cleaning(doc: Document) -> Document:
         count_info("missing_inputs", int(meta["missing_inputs"]))
     if meta.get("macro_depth_exceeded"):
         count_info("macro_depth_exceeded")
+    if meta.get("macro_growth_limited"):
+        count_info("macro_growth_limited")
     if meta.get("encoding") == "latin-1":
         count_info("latin1_fallback")
     return doc
