@@ -1,0 +1,263 @@
+"""Tokenizer training, encoding, HF conversion and token shards (tiny models on real sample text)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.document import Document, make_id
+from corpus.samples import local_samples
+from corpus.shards import IndexedDataset, read_manifest, verify_series
+from pipelines.transforms import encode_jsonl_gz, encode_parquet
+from tokenizer import train as tt
+from tokenizer.model import Encoder, to_transformers
+
+VOCAB = 800
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parts
+# --------------------------------------------------------------------------------------------
+def test_training_lines_cut_long_lines_at_whitespace_and_char_boundaries():
+    assert list(tt.training_lines("a\n\nb\r\n  c", 100)) == ["a", "b", "  c"]
+    long = " ".join(["word"] * 100)
+    pieces = list(tt.training_lines(long, 50))
+    assert all(len(p.encode()) <= 50 for p in pieces)
+    assert "".join(pieces) == long
+    assert all(not p.startswith("wor ") for p in pieces)
+    cjk = "中" * 40  # 3 bytes each, no whitespace
+    pieces = list(tt.training_lines(cjk, 10))
+    assert "".join(pieces) == cjk and all(len(p.encode()) <= 10 for p in pieces)
+
+
+def test_shares_renormalised_and_rates():
+    shares = tt.normalise_shares(tt.TABLE1_SHARES, ["c4", "wikipedia"])
+    assert shares == pytest.approx({"c4": 15 / 19.5, "wikipedia": 4.5 / 19.5})
+    rates, budget = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=1.0)
+    assert rates["c4"] == pytest.approx(1.0)  # the scarcest source (relative to its share) sets the size
+    assert rates["wikipedia"] == pytest.approx(4.5 / 15)
+    assert budget == int(1000 / shares["c4"])
+    rates, _ = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=2.0)
+    assert rates["c4"] == pytest.approx(2.0)
+    rates, budget = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=100, max_repeat=1.0)
+    assert budget == 100
+    assert tt.parse_shares("c4=1, books=3") == {"c4": 1.0, "books": 3.0}
+
+
+def test_copies_seeded_and_unbiased():
+    assert tt.copies(2.0, 0, "x") == 2
+    draws = [tt.copies(0.3, 7, f"doc{i}") for i in range(5000)]
+    assert draws == [tt.copies(0.3, 7, f"doc{i}") for i in range(5000)]
+    assert 0.27 < sum(draws) / 5000 < 0.33
+    assert draws != [tt.copies(0.3, 8, f"doc{i}") for i in range(5000)]
+
+
+# --------------------------------------------------------------------------------------------
+# A tiny tokenizer trained on real sample text
+# --------------------------------------------------------------------------------------------
+def _sample_documents() -> dict[str, list[Document]]:
+    root = local_samples()
+    if root is None or not (root / "c4" / "c4_sample.jsonl").exists():
+        pytest.skip("no C4 sample: set $LLAMA_CORPUS_SAMPLES or provide ../shared/data")
+    c4 = []
+    with open(root / "c4" / "c4_sample.jsonl", encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number >= 250:
+                break
+            c4.append(Document(make_id("c4", str(number)), json.loads(line)["text"], "c4"))
+    books = []
+    for path in sorted((root / "gutenberg").glob("*.txt"))[:1]:
+        text = path.read_text(encoding="utf-8", errors="replace")[:300_000]
+        books.append(Document(make_id("books", path.name), text, "books"))
+    return {"c4": c4, "books": books}
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("documents")
+    docs = _sample_documents()
+    (root / "c4").mkdir()
+    (root / "c4" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs["c4"]))
+    (root / "books").mkdir()
+    (root / "books" / "documents-00000-of-00001.parquet").write_bytes(encode_parquet(docs["books"]))
+    (root / "books" / "stats.json").write_text("{}")  # not a document file: ignored
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(corpus_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tok")
+    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(out), vocab_size=VOCAB, seed=1)
+    return out / "tokenizer.model"
+
+
+def test_card_describes_the_model(model):
+    card = json.loads((model.parent / "tokenizer.json").read_text())
+    assert card["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert card["options"]["model_type"] == "bpe" and card["options"]["vocab_size"] == VOCAB
+    assert card["options"]["split_digits"] and card["options"]["byte_fallback"]
+    sources = card["training_data"]["sources"]
+    assert set(sources) == {"c4", "books"}
+    # Mixture shares (Table 1 renormalised: c4 15 vs books 4.5), not raw sizes.
+    assert sources["c4"]["actual_share"] == pytest.approx(15 / 19.5, abs=0.03)
+    assert sources["books"]["actual_share"] == pytest.approx(4.5 / 19.5, abs=0.03)
+
+
+def test_llama_trainer_spec(model):
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    assert sp.get_piece_size() == VOCAB
+    assert (sp.unk_id(), sp.bos_id(), sp.eos_id(), sp.pad_id()) == (0, 1, 2, -1)
+    assert [sp.id_to_piece(i) for i in range(3)] == ["<unk>", "<s>", "</s>"]
+    assert sum(sp.is_byte(i) for i in range(VOCAB)) == 256
+    assert all(len(sp.id_to_piece(i)) <= 16 for i in range(VOCAB))
+
+
+def test_numbers_split_into_single_digits(model):
+    enc = Encoder.load(str(model), eos=False)
+    for text in ("1234567890", "in 2023 we paid $1,250.75", "x=31415926535", "v2.10.3"):
+        for piece in enc.sp.encode(text, out_type=str):
+            digits = [c for c in piece if c.isdigit()]
+            assert len(digits) <= 1, (text, piece)
+            if digits:
+                assert piece.lstrip("\u2581") in "0123456789", (text, piece)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "emoji 😀🎉👩‍👩‍👧 and flags 🇺🇦",
+        "中文字符，日本語のテキスト、한국어",
+        "control \x00\x01\x07\x1b[0m \x7f and tab\tnew\nline\r\n",
+        "  leading and   inner   spaces  ",
+        "\n\nstarts with newlines",
+        "Ünïcödé ﬁ ligature and combining é",
+        "",
+    ],
+)
+def test_round_trip_exact_without_unk(model, text):
+    enc = Encoder.load(str(model), eos=False)
+    ids = enc.ids(text)
+    assert enc.sp.unk_id() not in ids
+    assert enc.sp.decode(ids) == text
+
+
+def test_training_is_deterministic(corpus_dir, model, tmp_path):
+    inputs = [str(corpus_dir / "books"), str(corpus_dir / "c4")]  # order given differently
+    tt.train(inputs, str(tmp_path / "again"), vocab_size=VOCAB, seed=1)
+    assert (tmp_path / "again" / "tokenizer.model").read_bytes() == model.read_bytes()
+    tt.train(inputs, str(tmp_path / "threads"), vocab_size=VOCAB, seed=1, num_threads=2)
+    import sentencepiece as spm
+
+    a = spm.SentencePieceProcessor(model_file=str(model))
+    b = spm.SentencePieceProcessor(model_file=str(tmp_path / "threads" / "tokenizer.model"))
+    assert [a.id_to_piece(i) for i in range(VOCAB)] == [b.id_to_piece(i) for i in range(VOCAB)]
+
+
+def test_too_little_text_fails_clearly(tmp_path):
+    (tmp_path / "c4").mkdir()
+    doc = Document("c4/x", "just a few words 42", "c4")
+    (tmp_path / "c4" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz([doc]))
+    with pytest.raises(SystemExit, match="smaller --vocab_size"):
+        tt.train([str(tmp_path / "c4")], str(tmp_path / "out"), vocab_size=5000)
+
+
+def test_line_split_encoding_equals_whole_string(model, corpus_dir):
+    enc = Encoder.load(str(model), eos=False)
+    assert enc.exact_split
+    docs = _sample_documents()
+    for doc in docs["c4"][:100] + docs["books"]:
+        assert enc.ids(doc.text) == enc.sp.encode(doc.text)
+
+
+def test_transformers_fast_tokenizer_gives_identical_ids(model):
+    pytest.importorskip("transformers")
+    tok = to_transformers(str(model))
+    import tokenizers
+
+    assert isinstance(tok.backend_tokenizer, tokenizers.Tokenizer)
+    enc = Encoder.load(str(model), eos=False)
+    docs = _sample_documents()
+    texts = [d.text for d in docs["c4"][:150]] + [docs["books"][0].text[:50_000]]
+    texts += [" leading space", "  two", "tab\tand 12345", "😀 中文", "a\n\n b"]
+    for text in texts:
+        assert tok.encode(text, add_special_tokens=False) == enc.sp.encode(text), text[:60]
+    assert tok.decode(enc.sp.encode(texts[0])) == texts[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding to shards
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def token_runs(corpus_dir, model, tmp_path_factory):
+    from tokenizer.encode import run
+
+    outs = []
+    for name in ("run1", "run2"):
+        out = tmp_path_factory.mktemp(name)
+        run(["--input", str(corpus_dir / "c4"), str(corpus_dir / "books"), "--tokenizer", str(model),
+             "--output", str(out), "--max_tokens_per_shard", "20000", "--bos"])
+        outs.append(out)
+    return outs
+
+
+def test_encode_writes_per_source_series(token_runs, corpus_dir, model):
+    out = token_runs[0]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["balanced"] and stats["documents_in"] == stats["documents_written"] == 251
+    enc = Encoder.load(str(model), bos=True)
+    docs = _sample_documents()
+    for source in ("c4", "books"):
+        manifest = verify_series(out / source)
+        assert manifest.source == source and manifest.dtype == "uint16" and manifest.vocab_size == VOCAB
+        assert manifest.tokenizer_sha256 == hashlib.sha256(model.read_bytes()).hexdigest()
+        expected = sorted(docs[source], key=lambda d: d.id)
+        assert manifest.documents == len(expected)
+        back = [d for p in manifest.prefixes(out / source) for d in IndexedDataset(p)]
+        if source == "c4":
+            assert len(manifest.shards) > 1  # rolled over at 20,000 tokens
+            assert len(back) == len(expected)
+            for arr, doc in zip(back, expected):
+                np.testing.assert_array_equal(arr, enc.encode(doc.text))
+                assert arr[0] == 1 and arr[-1] == 2
+        else:  # one 300 kB book is longer than a shard: cut into shard-sized pieces
+            joined = np.concatenate(back)
+            np.testing.assert_array_equal(joined, enc.encode(expected[0].text))
+
+
+def test_two_encode_runs_byte_identical(token_runs):
+    a, b = token_runs
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "stats.json"
+        }
+
+    fa, fb = files(a), files(b)
+    assert fa.keys() == fb.keys() and any(k.endswith(".bin") for k in fa)
+    assert fa == fb
+
+
+def test_megatron_core_reads_encoded_shards(token_runs, model):
+    pytest.importorskip("torch")
+    try:
+        from megatron.core.datasets.indexed_dataset import IndexedDataset as MegatronIndexedDataset
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"megatron-core not importable here: {type(exc).__name__}: {exc}")
+    out = token_runs[0]
+    manifest = read_manifest(out / "c4")
+    total = 0
+    for prefix in manifest.prefixes(out / "c4"):
+        theirs = MegatronIndexedDataset(prefix, multimodal=False, mmap=True)
+        ours = IndexedDataset(prefix)
+        assert len(theirs) == len(ours)
+        for i in range(len(ours)):
+            np.testing.assert_array_equal(theirs[i], ours[i])
+        total += int(theirs.sequence_lengths.sum())
+    assert total == manifest.tokens
