@@ -6,7 +6,7 @@ the order `clean_latex` applies them:
 1. `strip_comments`  - `%` to end of line, TeX-style (`\\%` is a percent sign, `\\\\%` starts a
    comment, `%` eats the line end so `foo%<newline>bar` is `foobar`; a line that is only a comment
    disappears). Verbatim-like environments, `\\verb|..|`, `\\lstinline` and `\\url{..}` are left
-   alone; `\\begin{comment}..\\end{comment}` is removed.
+   alone; `\\begin{comment}..\\end{comment}` is removed, and so is `\\iffalse..\\fi`.
 2. `collect_definitions` + `remove_definitions` - every `\\newcommand`, `\\renewcommand`,
    `\\providecommand` (and `*` forms), `\\DeclareRobustCommand`, `\\def`/`\\gdef` of the whole paper
    (preamble included) is parsed, then deleted from the text.
@@ -129,6 +129,44 @@ def _scan_line(line: str) -> tuple[Optional[int], Optional[tuple[str, int]]]:
                 return None, (b.group(1), i)
         i = j
     return None, None
+
+
+_IFFALSE = re.compile(r"\\iffalse(?![A-Za-z@])")
+# Conditionals that open a block closed by \fi (\iff is a symbol, \ifthenelse a macro).
+_IF_TOKEN = re.compile(r"\\(?:(newif)\s*\\if[A-Za-z@]*|(if[A-Za-z@]*|fi)(?![A-Za-z@]))")
+_NOT_CONDITIONALS = frozenset({"iff", "ifthenelse", "ifthen"})
+MAX_IFFALSE_CHARS = 1 << 20
+
+
+def remove_iffalse(text: str) -> str:
+    """Delete `\\iffalse .. \\fi` blocks (the other common way to comment LaTeX out).
+
+    Nested conditionals are counted so the right `\\fi` closes the block; a block without its
+    `\\fi` within 1 MiB is left as written.
+    """
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _IFFALSE.search(text, pos)
+        if m is None:
+            break
+        depth, end = 1, None
+        for tok in _IF_TOKEN.finditer(text, m.end(), min(len(text), m.end() + MAX_IFFALSE_CHARS)):
+            word = tok.group(2)
+            if tok.group(1) or word in _NOT_CONDITIONALS:
+                continue
+            depth += -1 if word == "fi" else 1
+            if depth == 0:
+                end = tok.end()
+                break
+        if end is None:
+            parts.append(text[pos:m.end()])
+            pos = m.end()
+            continue
+        parts.append(text[pos:m.start()])
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,7 +627,7 @@ _TRAILING = re.compile(r"[ \t]+\n")
 
 def clean_latex(text: str, keep_appendix: bool = False, max_depth: int = 10) -> Cleaned:
     """Apply the five steps to one paper's source (its \\input files already inlined)."""
-    text = strip_comments(text)
+    text = remove_iffalse(strip_comments(text))
     definitions = collect_definitions(text)
     table = macro_table(definitions)
     text = remove_definitions(text, definitions)

@@ -162,6 +162,23 @@ def test_strip_comments(source, expected):
     assert strip_comments(source) == expected
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("a \\iffalse hidden \\fi b", "a  b"),
+    ("a\\iffalse x \\ifx\\a\\b y\\fi z \\ifmmode w\\else v\\fi \\fi b", "a b"),
+    ("a \\iffalse $p \\iff q$ \\fi b", "a  b"),
+    ("\\newif\\ifdraft a \\iffalse \\newif\\iffoo x \\fi b", "\\newif\\ifdraft a  b"),
+    ("a \\iffalse never closed", "a \\iffalse never closed"),
+    ("\\iffalsey \\fi", "\\iffalsey \\fi"),
+])
+def test_remove_iffalse(source, expected):
+    assert latex.remove_iffalse(source) == expected
+
+
+def test_iffalse_block_hides_sections_and_definitions():
+    source = "\\iffalse\n\\section{Draft}\n\\newcommand{\\x}{X}\n\\fi\n\\section{Real}\n\\x"
+    assert clean_latex(source).text == "\\section{Real}\n\\x"
+
+
 def test_strip_comments_is_idempotent():
     text = "a % x\nb\\% c %\n\\verb|%|\n"
     once = strip_comments(text)
