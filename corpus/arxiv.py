@@ -346,7 +346,8 @@ def choose_main(sources: dict[str, str]) -> Optional[str]:
 
 
 def assemble(paper: Paper, max_depth: int = 8) -> Assembled:
-    """The paper's LaTeX as one text: comments stripped per file, inputs and local packages inlined."""
+    """The paper's LaTeX as one text: comments (and `\\iffalse` blocks) stripped per file, inputs
+    and local packages inlined; commented-out `\\input`s are not followed."""
     sources: dict[str, str] = {}
     raw_chars: dict[str, int] = {}
     fallback = False
@@ -354,7 +355,7 @@ def assemble(paper: Paper, max_depth: int = 8) -> Assembled:
         text, used_fallback = decode_tex(data)
         fallback |= used_fallback
         raw_chars[name] = len(text)
-        sources[name] = latex.strip_comments(text)
+        sources[name] = latex.remove_iffalse(latex.strip_comments(text))
     tex_files = [n for n in sources if _ext(n) in TEX_EXTENSIONS]
     if not tex_files:
         return Assembled("", None, encoding_fallback=fallback)

@@ -258,7 +258,7 @@ def paper(files: dict[str, str], arxiv_id: str = "2209.08940") -> Paper:
 
 def test_inline_input_and_include_with_and_without_extension():
     files = {
-        "main.tex": "\\documentclass{article}\n\\input{macros}\n\\begin{document}\n\\input{sections/intro.tex}\n\\include{sections/method}\n\\input conclusion\n%\\input{old}\n\\end{document}",
+        "main.tex": "\\documentclass{article}\n\\input{macros}\n\\begin{document}\n\\input{sections/intro.tex}\n\\include{sections/method}\n\\input conclusion\n%\\input{old}\n\\iffalse\\input{old}\\fi\n\\end{document}",
         "macros.tex": "\\newcommand{\\ours}{OurMethod}",
         "sections/intro.tex": "\\section{Intro}\nWe propose \\ours.\n\\input{sections/detail}",
         "sections/detail.tex": "Detail.",
