@@ -22,6 +22,7 @@ import lzma
 import posixpath
 import re
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Union
 
@@ -257,10 +258,9 @@ def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], lim
     except _OverBudget:
         yield ReadError("archive_too_large", origin, f"read over {limits.max_archive_bytes} bytes")
         return
-    except tarfile.ReadError as exc:
+    except tarfile.TarError as exc:
         yield ReadError("corrupt_archive", origin, str(exc))
-        if not files:
-            return
+        return  # a paper with members missing is not emitted
     if nested and not files:
         return  # a bulk tar: its papers were yielded one by one
     if ident is None:
@@ -300,8 +300,9 @@ def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
             if isinstance(item, Paper) and item.mtime is None:
                 item = Paper(item.arxiv_id, item.yymm, item.version, item.origin, item.files, int(mtime), item.skipped)
             yield item
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        yield ReadError("corrupt_compression", origin, f"{type(exc).__name__}: {exc}")
+    except (EOFError, OSError, zlib.error) as exc:  # one broken paper must not end the bulk tar
+        reason = "truncated_input" if isinstance(exc, EOFError) else "corrupt_compression"
+        yield ReadError(reason, origin, f"{type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -518,6 +518,24 @@ def test_bulk_src_tar_of_per_paper_gz():
     assert papers["2209.00002"].files[0][0] == "main.tex"
 
 
+def test_broken_papers_in_a_bulk_tar_do_not_stop_it():
+    good = gzip.compress(TEX.encode() * 50, mtime=0)
+    flipped = good[:20] + bytes(b ^ 0x55 for b in good[20:60]) + good[60:]
+    tarball = make_tar([("main.tex", TEX.encode() * 200)], gz=True)
+    bulk = make_tar([("2209/2209.00001.gz", flipped), ("2209/2209.00002.gz", good[: len(good) // 2]),
+                     ("2209/2209.00003.gz", tarball[: len(tarball) // 2]), ("2209/2209.00004.gz", good)])
+    items = read(bulk, "arXiv_src_2209_001.tar")
+    assert [e.reason for e in items if isinstance(e, ReadError)] == ["corrupt_compression", "truncated_input",
+                                                                     "truncated_input"]
+    assert [p.arxiv_id for p in items if isinstance(p, Paper)] == ["2209.00004"]
+
+
+def test_truncated_tar_is_an_error_not_a_partial_paper():
+    data = make_tar([("a.tex", TEX.encode() * 100), ("b.tex", TEX.encode() * 100)])
+    assert [type(i).__name__ + ":" + getattr(i, "reason", "") for i in read(data[: len(data) // 2], "2209.00009.tar")] == [
+        "ReadError:corrupt_archive"]
+
+
 def test_archive_without_id_is_an_error():
     items = read(make_tar([("ms.tex", TEX.encode())]), "paper.tar")
     assert [e.reason for e in items] == ["no_arxiv_id"]
