@@ -590,3 +590,20 @@ def test_pipeline_on_real_samples(tmp_path):
         assert doc["metadata"]["url"] == "https://arxiv.org/abs/" + doc["metadata"]["arxiv_id"]
         assert doc["metadata"]["chars_clean"] == len(text) <= doc["metadata"]["chars_source"]
     assert ledger.info["macros_expanded"] > 0
+
+
+@pytest.mark.samples
+def test_samples_in_bulk_layout_give_the_same_documents(tmp_path):
+    from corpus.samples import require_samples
+
+    folder = require_samples("arxiv")
+    papers = sorted(folder.glob("*.tar.gz"))
+    bulk = make_tar([(f"{p.name[:4]}/{p.name[: -len('.tar.gz')]}.gz", p.read_bytes()) for p in papers])
+    direct = {}
+    for p in papers:
+        with open(p, "rb") as handle:
+            (item,) = list(read_arxiv(open_decompressed(handle), str(p)))
+        direct[item.arxiv_id] = arxiv.clean_rule()(paper_to_document(item)).text
+    from_bulk = {item.arxiv_id: arxiv.clean_rule()(paper_to_document(item)).text
+                 for item in read(bulk, "arXiv_src_2209_001.tar")}
+    assert from_bulk == direct and len(direct) == len(papers)
