@@ -44,7 +44,7 @@ TEXT_EXTENSIONS = TEX_EXTENSIONS + (".bbl", ".sty", ".def", ".cfg", "")
 class Limits:
     max_member_bytes: int = 16 << 20  # one text member (or one bulk .gz member)
     max_paper_bytes: int = 64 << 20  # text kept for one paper
-    max_archive_bytes: int = 2 << 30  # bytes read from one (decompressed) stream
+    max_archive_bytes: int = 2 << 30  # bytes read for one paper (a bulk tar's members each count apart)
     max_input_depth: int = 8  # \input nesting
 
 
@@ -247,6 +247,7 @@ def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], lim
             data = handle.read(limits.max_member_bytes + 1) if handle is not None else b""
             if inner is not None:
                 nested += 1
+                budget.consumed -= len(data)  # a bulk tar's papers are budgeted one by one
                 yield from _read_nested(data, f"{origin}!{name}", inner, member.mtime, limits)
                 continue
             if kept + len(data) > limits.max_paper_bytes:
