@@ -87,6 +87,8 @@ def language_factory(model_path: Optional[str]) -> Optional[ArxivLanguage]:
         from corpus import lid
     except ImportError:
         return None
+    if not hasattr(lid, "LanguageIdentifier") or not hasattr(lid, "default_model_path"):
+        return None
     try:
         path = model_path or lid.default_model_path()
     except FileNotFoundError:

@@ -607,3 +607,16 @@ def test_samples_in_bulk_layout_give_the_same_documents(tmp_path):
     from_bulk = {item.arxiv_id: arxiv.clean_rule()(paper_to_document(item)).text
                  for item in read(bulk, "arXiv_src_2209_001.tar")}
     assert from_bulk == direct and len(direct) == len(papers)
+
+
+def test_language_metadata_when_lid_is_available():
+    from pipelines.arxiv import language_factory
+
+    factory = language_factory(None)
+    if factory is None:
+        pytest.skip("no corpus.lid or no lid.176 model installed")
+    rule = factory()
+    doc = paper_to_document(paper({"a.tex": "\\section{Intro}\nWe study the evolution of binary stars and "
+                                            "their gravitational wave signals in detail."}))
+    out = rule(arxiv.clean_rule()(doc))
+    assert out.metadata["language"] == "en" and 0.5 <= out.metadata["language_score"] <= 1
