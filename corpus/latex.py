@@ -93,6 +93,8 @@ def _append(out: list[str], line: str, join: bool) -> None:
 
 def _scan_line(line: str) -> tuple[Optional[int], Optional[tuple[str, int]]]:
     """Return (index of the comment `%` or None, (verbatim env opened, its start) or None)."""
+    if "%" not in line and "\\begin" not in line:
+        return None, None
     i, n = 0, len(line)
     while i < n:
         special = _SPECIAL.search(line, i)
@@ -537,11 +539,18 @@ def _param(m: re.Match, args: list[str]) -> str:
     return args[k - 1] if k <= len(args) else m.group(0)
 
 
-def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats, budget: int) -> str:
+def uses_pattern(names) -> re.Pattern:
+    """Matches `\\\\` (an escaped backslash, skipped) or a use of one of `names`."""
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
+    return re.compile(r"\\\\|\\(" + alternatives + r")(?![A-Za-z])")
+
+
+def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats, budget: int,
+                 pattern: Optional[re.Pattern] = None) -> str:
     out: list[str] = []
     pos = 0
     size = len(text)
-    for m in _TOKEN.finditer(text):
+    for m in (pattern or uses_pattern(table)).finditer(text):
         if m.start() < pos:
             continue
         if size > budget:
@@ -577,6 +586,7 @@ def expand_macros(text: str, table: dict[str, Macro], max_depth: int = 10,
     if not table:
         return text
     limit = max_growth * len(text) + (1 << 16)
+    pattern = uses_pattern(table)
     pieces = _split_verbatim(text)
     for _ in range(max_depth):
         before = stats.expanded
@@ -584,7 +594,7 @@ def expand_macros(text: str, table: dict[str, Macro], max_depth: int = 10,
         for verb, chunk in pieces:
             if not verb:
                 others = sum(len(c) for _, c in expanded) + sum(len(c) for _, c in pieces[len(expanded) + 1:])
-                chunk = _expand_pass(chunk, table, stats, limit - others)
+                chunk = _expand_pass(chunk, table, stats, limit - others, pattern)
             expanded.append((verb, chunk))
         pieces = expanded
         stats.passes += 1
@@ -594,7 +604,7 @@ def expand_macros(text: str, table: dict[str, Macro], max_depth: int = 10,
         probe = ExpansionStats()
         for verb, chunk in pieces:
             if not verb:
-                _expand_pass(chunk, table, probe, limit)
+                _expand_pass(chunk, table, probe, limit, pattern)
         stats.depth_exceeded = probe.expanded > 0
     return "".join(chunk for _, chunk in pieces)
 
