@@ -189,7 +189,8 @@ def safe_member_name(name: str) -> Optional[str]:
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts or ".." in parts:
         return None
-    return "/".join(parts)
+    # Names that were not UTF-8 (tarfile keeps them as surrogates) must still serialise as JSON.
+    return "/".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _ext(name: str) -> str:
@@ -330,11 +331,16 @@ class Assembled:
 
 
 def decode_tex(data: bytes) -> tuple[str, bool]:
-    """UTF-8, else Latin-1 (older arXiv sources); the flag says the fallback was used."""
+    """UTF-8, else Latin-1 (older arXiv sources); the flag says the fallback was used.
+
+    Line ends become `\\n` (Windows `\\r\\n` and old Mac `\\r` sources are common on arXiv)."""
     try:
-        return data.decode("utf-8"), False
+        text, fallback = data.decode("utf-8"), False
     except UnicodeDecodeError:
-        return data.decode("latin-1"), True
+        text, fallback = data.decode("latin-1"), True
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, fallback
 
 
 def choose_main(sources: dict[str, str]) -> Optional[str]:

@@ -304,6 +304,20 @@ def test_drops_no_tex_and_no_section():
     assert rule(paper_to_document(paper({"a.tex": "\\documentclass{a}\\begin{document}hi"}))) == Drop("no_section")
 
 
+def test_windows_and_old_mac_line_ends():
+    files = {"main.tex": "\\documentclass{a}\r\n\\begin{document}\r\n\\section{S}\r\nx % c\r\ny\r\n",
+             "mac.tex": "\\section{M}\rline\r"}
+    p = paper(files)
+    assert paper_to_document(p).text.count("\r") == 0
+    assert arxiv.clean_rule()(paper_to_document(p)).text == "\\section{S}\nx y"
+
+
+def test_non_utf8_member_names_are_kept_serialisable():
+    name = "caf\udce9.tex"  # how tarfile reports a Latin-1 byte in a name
+    assert arxiv.safe_member_name(name) == "caf\ufffd.tex"
+    json.dumps(arxiv.safe_member_name(name), ensure_ascii=False).encode("utf-8")
+
+
 def test_latin1_source_is_decoded():
     ident = parse_arxiv_id("math0601001")
     p = Paper(ident.id, ident.yymm, 0, "t", (("a.tex", "\\section{Caf\xe9}".encode("latin-1")),))
