@@ -521,12 +521,18 @@ def _expand_use(text: str, i: int, macro: Macro) -> Optional[tuple[str, int]]:
             return None
         args.append(got[0])
         i = got[1]
-    if macro.nargs == 0 and text.startswith("{}", i) and not _ENDS_IN_WORD.search(macro.body):
-        i += 2  # `\name{}` only ended the control word
     body = _PARAM.sub(lambda p: _param(p, args), macro.body)
+    if body.endswith("\\xspace"):
+        body = body[: -len("\\xspace")]  # the space after the use is kept as written
+    if macro.nargs == 0 and text.startswith("{}", i) and not _ENDS_IN_WORD.search(body):
+        i += 2  # `\name{}` only ended the control word
     if i < len(text) and text[i].isalpha() and _ENDS_IN_WORD.search(body):
         body += "{}"  # keep `\alpha` from fusing with a following letter
     return body, i
+
+
+def _single_token(body: str) -> bool:
+    return len(body) == 1 or (_TOKEN.fullmatch(body) is not None)
 
 
 def _param(m: re.Match, args: list[str]) -> str:
@@ -563,9 +569,12 @@ def _expand_pass(text: str, table: dict[str, Macro], stats: ExpansionStats, budg
         got = _expand_use(text, m.end(), macro)
         if got is None:
             continue
+        replacement = got[0]
+        if m.start() > 0 and text[m.start() - 1] in "_^" and not _single_token(replacement):
+            replacement = "{" + replacement + "}"  # `x_\ab` sub-scripts the whole expansion
         out.append(text[pos:m.start()])
-        out.append(got[0])
-        size += len(got[0]) - (got[1] - m.start())
+        out.append(replacement)
+        size += len(replacement) - (got[1] - m.start())
         pos = got[1]
         stats.expanded += 1
         stats.names.add(name)

@@ -94,6 +94,16 @@ def test_control_word_after_expansion_does_not_fuse_with_letters():
     assert expand(pre, r"$\ga{}x$") == r"$\alpha{}x$"
 
 
+def test_expansion_after_sub_or_superscript_is_grouped():
+    pre = r"\newcommand{\ab}{ab}" + "\n" + r"\newcommand{\e}{e}" + "\n" + r"\newcommand{\R}{\mathbb{R}}"
+    assert expand(pre, r"$x_\ab y^\e z_\R$") == r"$x_{ab} y^e z_{\mathbb{R}}$"
+
+
+def test_xspace_at_the_end_of_a_body_is_dropped():
+    pre = r"\newcommand{\lw}{LEGWORK\xspace}"
+    assert expand(pre, r"\lw is, \lw. \lw{} too") == r"LEGWORK is, LEGWORK. LEGWORK too"
+
+
 def test_internal_and_protected_macros_are_not_expanded():
     pre = "\n".join([
         r"\newcommand{\check}{\@ifnextchar\bgroup{x}{}}",
