@@ -18,6 +18,7 @@ a time, like cc_net's `hash_in_mem`, default 50 of 1600 shards).
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Collection, Iterable, Mapping, Sequence
@@ -168,8 +169,11 @@ def perplexity_rule(models_dir: str, languages: Collection[str]) -> "Rule":
         model = loaded.get(language)
         if model is None:
             model = loaded[language] = lm.PerplexityModel.load(models_dir, language)
-        ppl = model.perplexity(doc.text)  # type: ignore[attr-defined]
-        return doc.with_metadata(perplexity=round(float(ppl), 1), bucket=model.bucket(ppl))  # type: ignore[attr-defined]
+        ppl = float(model.perplexity(doc.text))  # type: ignore[attr-defined]
+        if not math.isfinite(ppl):  # no word survives normalisation: nothing to score
+            return doc.with_metadata(perplexity=None, bucket="tail")
+        ppl = round(ppl, 1)  # cc_net stores the rounded value and buckets on it
+        return doc.with_metadata(perplexity=ppl, bucket=model.bucket(ppl))  # type: ignore[attr-defined]
 
     return rule
 

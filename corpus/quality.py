@@ -165,9 +165,10 @@ def wet_files(paths: Sequence[str]) -> list[str]:
 
 def commoncrawl_pages(paths: Sequence[str], min_len: int = 300, dedup: bool = True,
                       languages: Optional[Sequence[str]] = ("en",), lid_model: Optional[str] = None,
-                      stats: Optional[dict[str, int]] = None) -> list[Document]:
+                      stats: Optional[dict[str, int]] = None, identify: bool = True) -> list[Document]:
     """CommonCrawl pages as the pipeline sees them before the classifier: WET -> min_len ->
-    line dedup (global over these files) -> LID. Faulty input is skipped and counted."""
+    line dedup (global over these files) -> LID (`languages` kept; None keeps every language,
+    annotated). Faulty input is skipped and counted."""
     from corpus.ccnet import dedup_in_memory, parse_scope
     from corpus.fileio import ReadError, guarded, open_path
     from corpus.lid import LanguageIdentifier, lid_rule
@@ -187,7 +188,7 @@ def commoncrawl_pages(paths: Sequence[str], min_len: int = 300, dedup: bool = Tr
     docs = [d for d in docs if not isinstance(short(d), Drop)]
     if dedup:
         docs = [d for d in dedup_in_memory(docs, parse_scope("global")) if isinstance(d, Document)]
-    if languages:
+    if identify:
         rule = lid_rule(LanguageIdentifier.load(lid_model), languages=languages)
         docs = [d for d in (rule(d) for d in docs) if isinstance(d, Document)]
     stats["cc_pages_usable"] = len(docs)
