@@ -74,6 +74,7 @@ def parse_arxiv_id(path: str) -> Optional[ArxivId]:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
+    name = re.sub(r"(?i)^arxiv[-_:.]", "", name)  # e-print downloads: `arXiv-2209.08940v1.tar.gz`
     m = _NEW_ID.match(name)
     if m:
         return ArxivId(f"{m.group(1)}.{m.group(2)}", m.group(1), int(m.group(3)[1:]) if m.group(3) else 0)

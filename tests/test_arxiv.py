@@ -346,6 +346,7 @@ def test_latin1_source_is_decoded():
     ("math0601001.gz", "math/0601001", "0601", 0),
     ("hep-th9901001v3.tar.gz", "hep-th/9901001", "9901", 3),
     ("math.GT0309136", "math.GT/0309136", "0309", 0),
+    ("arXiv-2209.08940v1.tar.gz", "2209.08940", "2209", 1),
 ])
 def test_parse_arxiv_id(name, ident, yymm, version):
     got = parse_arxiv_id(name)
