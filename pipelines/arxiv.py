@@ -94,6 +94,8 @@ def language_factory(model_path: Optional[str]) -> Optional[ArxivLanguage]:
     except FileNotFoundError:
         return None
     if "://" not in path and not os.path.exists(path):
+        if model_path:
+            raise SystemExit(f"--lid_model {model_path}: no such file")
         return None
     return ArxivLanguage(path)
 
