@@ -21,7 +21,7 @@ import dataclasses
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 from xml.etree.ElementTree import ParseError
 
 from corpus.document import Document, make_id
@@ -286,10 +286,10 @@ def clean_article(doc: Document) -> Outcome:
     """Wikitext -> plain text, with the cited URLs in `ref_urls`; transient metadata removed."""
     import mwparserfromhell
 
-    hidden = _hidden_prefixes(doc.metadata.get("language") or "")
-    code = mwparserfromhell.parse(doc.text)
-    urls = _ref_urls(code)
-    text = _clean_lines(_render(code, hidden))
+    body, refs = split_refs(doc.text)
+    code = mwparserfromhell.parse(body)
+    urls = _ref_urls(code, refs)
+    text = _clean_lines(_render(code, _hidden_prefixes()))
     metadata = {k: v for k, v in doc.metadata.items() if k not in _TRANSIENT}
     metadata["ref_urls"] = urls
     if not text:
@@ -336,10 +336,14 @@ _HIDDEN_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
 _CANONICAL_HIDDEN = ("file", "image", "media", "category")
 
 
-def _hidden_prefixes(language: str) -> frozenset[str]:
-    # The canonical English names work on every wiki; the local ones on their own wiki. The
-    # dump's own siteinfo names are covered by the table for the 20 languages.
-    return frozenset(_CANONICAL_HIDDEN + _HIDDEN_BY_LANGUAGE.get(language, ()))
+def _hidden_prefixes(language: str = "") -> frozenset[str]:
+    # The canonical English names and the local names of all 20 languages, whatever the dump's
+    # language: a mislabelled dump (the dbpedia "de" minidump says enwiki) still loses its
+    # `[[Datei:...]]`, and no article title starts with another edition's "File:" word.
+    return _ALL_HIDDEN
+
+
+_ALL_HIDDEN = frozenset(_CANONICAL_HIDDEN + tuple(p for ps in _HIDDEN_BY_LANGUAGE.values() for p in ps))
 
 
 # Interlanguage links `[[de:Foo]]` (no leading colon) are sidebar links, not text.
@@ -412,8 +416,27 @@ _PAREN_OPEN_PUNCT = re.compile(r"\(\s*[,;:]+\s*")
 _PAREN_CLOSE_PUNCT = re.compile(r"\s*[,;:]+\s*\)")
 _PAREN_INNER_SPACE = re.compile(r"(?<=\()\s+|\s+(?=\))")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])")
-_TABLE_LEFTOVER = re.compile(r"^(\{\||\|\}|\|-|\|\+)")
+_TABLE_LEFTOVER = re.compile(r"^(\{\||\|\}|\|-|\|\+|\||!)")  # table rows the parser left as text
 _LIST_MARK = re.compile(r"^[*#:;]+\s*")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
+_FLAT_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_TEMPLATE_OPEN = re.compile(r"\{\{[^{}|]*\|?")
+
+
+_LINK_OPEN = re.compile(r"\[\[\s*([^\[\]|:]+):")
+
+
+def _leftovers(line: str) -> str:
+    m = _LINK_OPEN.search(line)
+    if m and m.group(1).strip().lower() in _ALL_HIDDEN:
+        line = line[: m.start()]  # an image whose caption runs over lines: drop it to the line end
+    line = _HTML_TAG.sub("", line)
+    for _ in range(3):
+        line, n = _FLAT_TEMPLATE.subn("", line)
+        if not n:
+            break
+    line = _TEMPLATE_OPEN.sub("", line).replace("}}", "")
+    return line.strip()
 
 
 def _clean_lines(rendered: str) -> str:
@@ -430,6 +453,8 @@ def _clean_lines(rendered: str) -> str:
         line = _SPACES.sub(" ", line).strip()
         if _TABLE_LEFTOVER.match(line):
             continue
+        # Markup the parser left as text (constructs it could not close).
+        line = _leftovers(line)
         line = _LIST_MARK.sub("", line)
         # What removed templates leave behind: "Asphalt ({{IPA}}, also {{IPA}})" -> "(, also )".
         line = _EMPTY_PARENS.sub("", line)
@@ -463,7 +488,27 @@ def wikitext_to_text(wikitext: str, language: str = "en") -> str:
     file/category/interlanguage links and hyperlinks removed; `[[target|label]]` -> `label`."""
     import mwparserfromhell
 
-    return _clean_lines(_render(mwparserfromhell.parse(wikitext), _hidden_prefixes(language)))
+    body, _ = split_refs(wikitext)
+    return _clean_lines(_render(mwparserfromhell.parse(body), _hidden_prefixes(language)))
+
+
+# Comments and <ref>s are cut out before parsing: mwparserfromhell gives up on some long pages
+# (its tokenizer backs off to plain text on constructs it cannot close), and then `<ref>...</ref>`
+# would survive as text. Cutting them first is robust and makes the parse smaller.
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_REF = re.compile(r"<ref\b(?:[^>/]|/(?!>))*(?:/>|>(.*?)</ref\s*>)", re.DOTALL | re.IGNORECASE)
+
+
+def split_refs(wikitext: str) -> tuple[str, list[str]]:
+    """(wikitext without comments and <ref>s, the contents of the <ref>s in page order)."""
+    refs: list[str] = []
+
+    def cut(m: re.Match) -> str:
+        if m.group(1):
+            refs.append(m.group(1))
+        return ""
+
+    return _REF.sub(cut, _COMMENT.sub("", wikitext)), refs
 
 
 # =============================================================================================
@@ -492,8 +537,12 @@ def _template_urls(template: Any) -> Iterator[str]:
                 yield url
 
 
-def _ref_urls(code: Any) -> list[str]:
+def _ref_urls(code: Any, refs: Sequence[str] = ()) -> list[str]:
+    import mwparserfromhell
+
     found: list[str] = []
+    for ref in refs:
+        _collect_urls(mwparserfromhell.parse(ref), True, found)
     _collect_urls(code, False, found)
     return list(dict.fromkeys(found))
 
@@ -527,7 +576,8 @@ def _collect_urls(code: Any, in_ref: bool, found: list[str]) -> None:
 
 
 def ref_urls(wikitext: str) -> list[str]:
-    """External URLs cited in `<ref>` tags and in `{{cite ...|url=}}` templates; first occurrence kept."""
+    """External URLs cited in `<ref>` tags and in `{{cite ...|url=}}` templates; refs first, first occurrence kept."""
     import mwparserfromhell
 
-    return _ref_urls(mwparserfromhell.parse(wikitext))
+    body, refs = split_refs(wikitext)
+    return _ref_urls(mwparserfromhell.parse(body), refs)

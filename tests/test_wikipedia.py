@@ -129,8 +129,29 @@ def test_ref_urls_from_refs_and_cite_templates():
         "== Further reading ==\n* {{cite book|title=B|url=//books.example/4}}\n"
         "E.<ref>{{Internetquelle |url=https://de.example/5 <!-- c --> |titel=X}}</ref>"
     )
+    # <ref>s first (in page order), then citation templates outside them.
     assert urls == ["https://news.example/1", "http://plain.example/2", "http://bare.example/3",
-                    "https://books.example/4", "https://de.example/5"]
+                    "https://de.example/5", "https://books.example/4"]
+
+
+def test_split_refs():
+    body, refs = wp.split_refs('A<ref name="a/b">one</ref> B<ref name=x /> C<REF>two\nlines</REF><!-- <ref>no</ref> -->.')
+    assert body == "A B C." and refs == ["one", "two\nlines"]
+
+
+def test_markup_left_as_text_is_removed():
+    # Constructs the parser cannot close come back as text: tags, flat templates, image lines.
+    text = wp.wikitext_to_text(
+        "Intro.\n[[File:X.svg|thumb|A caption that\nruns over lines]]\n<blockquote>Quoted {{lang|fr|text}}</blockquote>\n"
+        "| align=center | cell\n! header\nEnd."
+    )
+    assert "File:" not in text and "<" not in text and "{{" not in text
+    assert text.startswith("Intro.") and text.endswith("End.")
+
+
+def test_other_editions_namespaces_removed_even_when_mislabelled():
+    # The dbpedia "de" minidump claims enwiki: its German [[Datei:...]] must still go.
+    assert wp.wikitext_to_text("[[Datei:B.jpg|mini|Bild]]Text.", "en") == "Text."
 
 
 # ---------------------------------------------------------------------------------------------
