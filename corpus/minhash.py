@@ -310,3 +310,74 @@ def near_duplicates_local(
     candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids, max_bucket)})
     edges = [(x, y) for x, y in candidates if verify(sets[x], sets[y], params.threshold, params.measure)[0]]
     return removals(edges), {"candidates": len(candidates), "verified": len(edges)}
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation against exact Jaccard (tests and bench/bench_books.py)
+# --------------------------------------------------------------------------------------------
+def perturbed_pairs(
+    n_pairs: int,
+    seed: int = 0,
+    words_from: Sequence[str] | None = None,
+    length: tuple[int, int] = (800, 2000),
+    ngram: int = 5,
+) -> list[tuple[str, str]]:
+    """Pairs of texts whose exact shingle Jaccard spans ~0.5-1.0.
+
+    The first text is a window of `words_from` (random pseudo-words when None), the second a copy
+    with a share f of its words replaced. A replaced word changes up to `ngram` shingles, so about
+    u = (1-f)^n of them survive and J ~ u / (2 - u); f is drawn from a target J, half the pairs
+    uniform on [0.5, 1.0] and half on [0.85, 0.95] to load the threshold's neighbourhood.
+    """
+    import random
+
+    rng = random.Random(seed)
+    pool = list(words_from) if words_from else [f"w{i}" for i in range(5000)]
+    pairs = []
+    for i in range(n_pairs):
+        size = min(rng.randint(*length), len(pool)) if words_from else rng.randint(*length)
+        if words_from:
+            start = rng.randrange(0, len(pool) - size + 1)
+            base = pool[start:start + size]
+        else:
+            base = rng.choices(pool, k=size)
+        target = rng.uniform(0.5, 1.0) if i % 2 else rng.uniform(0.85, 0.95)
+        rate = 1.0 - (2 * target / (1 + target)) ** (1 / ngram)
+        variant = [rng.choice(pool) if rng.random() < rate else w for w in base]
+        pairs.append((" ".join(base), " ".join(variant)))
+    return pairs
+
+
+def evaluate(pairs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams()) -> dict:
+    """Recall and precision of LSH + exact verification against the truth (exact J >= threshold),
+    plus the LSH-only candidate recall and the share of candidates below the threshold."""
+    tp = fp = fn = candidates = candidate_true = 0
+    js = []
+    for text_a, text_b in pairs:
+        sa, sb = shingles(text_a, params.ngram), shingles(text_b, params.ngram)
+        if sa.size == 0 or sb.size == 0:
+            continue
+        j = jaccard(sa, sb)
+        js.append(j)
+        keys_a = band_keys(signature(sa, params.num_hashes, params.seed), params.bands, params.rows)
+        keys_b = band_keys(signature(sb, params.num_hashes, params.seed), params.bands, params.rows)
+        candidate = bool(set(keys_a) & set(keys_b))
+        truth = j >= params.threshold
+        candidates += candidate
+        candidate_true += candidate and truth
+        found = candidate and verify(sa, sb, params.threshold, params.measure)[0]
+        tp += found and truth
+        fp += found and not truth
+        fn += truth and not found
+    positives = tp + fn
+    return {
+        "pairs": len(js),
+        "true_pairs": positives,
+        "candidates": candidates,
+        "recall": tp / positives if positives else 1.0,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "candidate_recall": candidate_true / positives if positives else 1.0,
+        "candidate_precision": candidate_true / candidates if candidates else 1.0,
+        "min_jaccard": min(js) if js else None,
+        "max_jaccard": max(js) if js else None,
+    }

@@ -117,50 +117,10 @@ def test_removals_keep_smallest_id_per_cluster_in_any_order():
 
 
 # ---- recall / precision against exact Jaccard -------------------------------------------------
-def _word_pairs(n_pairs: int, seed: int) -> list[tuple[str, str]]:
-    """Pairs of texts whose exact shingle Jaccard spans ~0.5-1.0: a random text and a copy with a
-    share f of its words replaced. A replaced word changes up to 5 shingles, so about
-    u = (1-f)^5 of the shingles survive and J ~ u / (2 - u): f is drawn from a target J, half
-    uniform on [0.5, 1.0] and half on [0.85, 0.95] to load the threshold's neighbourhood."""
-    rng = random.Random(seed)
-    vocab = [f"w{i}" for i in range(5000)]
-    pairs = []
-    for i in range(n_pairs):
-        base = rng.choices(vocab, k=rng.randint(800, 2000))
-        target = rng.uniform(0.5, 1.0) if i % 2 else rng.uniform(0.85, 0.95)
-        rate = 1.0 - (2 * target / (1 + target)) ** (1 / 5)
-        variant = [rng.choice(vocab) if rng.random() < rate else w for w in base]
-        pairs.append((" ".join(base), " ".join(variant)))
-    return pairs
-
-
-def measure_recall_precision(pairs: list[tuple[str, str]], params: MinHashParams = MinHashParams()) -> dict:
-    """LSH + exact verification on each pair vs the truth (exact Jaccard >= threshold)."""
-    tp = fp = fn = candidates = 0
-    js = []
-    for text_a, text_b in pairs:
-        sa, sb = minhash.shingles(text_a, params.ngram), minhash.shingles(text_b, params.ngram)
-        j = minhash.jaccard(sa, sb)
-        js.append(j)
-        keys_a = minhash.band_keys(minhash.signature(sa, params.num_hashes, params.seed), params.bands, params.rows)
-        keys_b = minhash.band_keys(minhash.signature(sb, params.num_hashes, params.seed), params.bands, params.rows)
-        candidate = bool(set(keys_a) & set(keys_b))
-        candidates += candidate
-        found = candidate and minhash.verify(sa, sb, params.threshold, params.measure)[0]
-        truth = j >= params.threshold
-        tp += found and truth
-        fp += found and not truth
-        fn += truth and not found
-    return {
-        "pairs": len(pairs), "true_pairs": tp + fn, "candidates": candidates,
-        "recall": tp / (tp + fn) if tp + fn else 1.0, "precision": tp / (tp + fp) if tp + fp else 1.0,
-        "min_j": min(js), "max_j": max(js),
-    }
-
-
 def test_recall_and_precision_at_jaccard_0_9():
-    result = measure_recall_precision(_word_pairs(600, seed=11))
-    assert result["min_j"] < 0.55 and result["max_j"] > 0.99  # the generated pairs span 0.5-1.0
+    # Generated pairs whose exact shingle Jaccard spans 0.5-1.0, half of them near 0.9.
+    result = minhash.evaluate(minhash.perturbed_pairs(600, seed=11))
+    assert result["min_jaccard"] < 0.55 and result["max_jaccard"] > 0.99
     assert result["true_pairs"] >= 150
     assert result["recall"] >= 0.99, result
     assert result["precision"] >= 0.99, result
@@ -207,3 +167,16 @@ def test_near_dedup_transform_clusters_and_counts():
     with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
         kept = pipeline | beam.Create(docs) | NearDedup(MinHashParams())
         assert_that(kept | beam.Map(lambda d: d.id), equal_to(["books/a", "books/d", "books/e"]))
+
+
+@pytest.mark.samples
+def test_recall_and_precision_on_real_book_text():
+    from corpus.samples import require_samples
+
+    folder = require_samples("books")
+    words = []
+    for path in sorted(folder.glob("*.txt")):
+        words += path.read_bytes().decode("utf-8-sig", errors="replace").split()
+    result = minhash.evaluate(minhash.perturbed_pairs(300, seed=5, words_from=words))
+    assert result["true_pairs"] >= 80
+    assert result["recall"] >= 0.99 and result["precision"] >= 0.99, result
