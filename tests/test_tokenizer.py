@@ -159,6 +159,17 @@ def test_training_is_deterministic(corpus_dir, model, tmp_path):
     assert [a.id_to_piece(i) for i in range(VOCAB)] == [b.id_to_piece(i) for i in range(VOCAB)]
 
 
+def test_text_file_mode_gives_the_same_model(corpus_dir, model, tmp_path):
+    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(tmp_path / "kept"), vocab_size=VOCAB,
+             seed=1, keep_text=True)
+    text = tmp_path / "kept" / "train.txt"
+    assert (tmp_path / "kept" / "tokenizer.model").read_bytes() == model.read_bytes()
+    result = tt.train_text([str(text)], str(tmp_path / "from_text"), vocab_size=VOCAB, seed=1)
+    assert Path(result.model).read_bytes() == model.read_bytes()
+    card = json.loads(Path(result.card).read_text())
+    assert card["training_data"]["text_bytes"] == text.stat().st_size
+
+
 def test_too_little_text_fails_clearly(tmp_path):
     (tmp_path / "c4").mkdir()
     doc = Document("c4/x", "just a few words 42", "c4")

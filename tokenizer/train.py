@@ -9,11 +9,13 @@ unk/bos/eos = 0/1/2, character coverage 0.99995, pieces of at most 16 characters
 The text is sampled from every source by its mixture share (LLaMA Table 1, renormalised over the
 sources present), so the vocabulary fits the mixture the model is trained on rather than the raw
 sizes of the inputs. Documents are split into lines (long lines cut at whitespace to
-`--max_sentence_length` bytes) and each line is chosen by a seeded hash of (document id, line
-number), so reruns agree, the choice does not depend on file order, and a source of a few long
-books is sampled as finely as one of many short pages. Files are read in sorted order and the
-lines streamed to SentencePiece, which samples from them (`input_sentence_size`, `shuffle_input_sentence`, seeded) through its `sentence_iterator`: the text
-is never materialised, in memory or on disk (`--keep_text` writes it out for inspection).
+`--max_sentence_length` bytes); a source's lines are taken floor(rate) times each plus once more
+on a coin drawn from a generator seeded by (seed, document id). So reruns agree, the choice does
+not depend on file order, and a source of a few long books is sampled as finely as one of many
+short pages. Files are read in sorted order and the lines streamed to SentencePiece's
+`sentence_iterator`, which samples from them (`input_sentence_size`, `shuffle_input_sentence`,
+seeded): the text is never materialised, in memory or on disk (`--keep_text` writes it out).
+`--text FILE` trains on prepared text files instead (one sentence per line, no sampling).
 
 Writes OUTPUT/tokenizer.model and OUTPUT/tokenizer.json (the model card: options, training data
 per source, sizes, date, sha256).
@@ -27,6 +29,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +38,6 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from corpus.document import Document
 from corpus.fileio import ReadError
-from corpus.shards import sha256_file
 from tokenizer.documents import default_inputs, find_document_files, iter_file, source_of
 
 log = logging.getLogger("llama_corpus.tokenizer")
@@ -128,6 +130,9 @@ def sampling_rates(
         return {s: 0.0 for s in shares}, 0
     budget = min([float(max_bytes)] + limits)
     rates = {s: (p * budget / available[s] if available.get(s) else 0.0) for s, p in shares.items()}
+    # The source that sets the budget gets exactly max_repeat (no float dust that would make
+    # every one of its lines a coin flip).
+    rates = {s: (round(r) if abs(r - round(r)) < 1e-9 else r) for s, r in rates.items()}
     return rates, int(budget)
 
 
@@ -141,6 +146,42 @@ def copies(rate: float, seed: int, doc_id: str) -> int:
     """How many times a document enters the sample at `rate` (floor + seeded Bernoulli)."""
     whole = math.floor(rate)
     return whole + (1 if unit_hash(seed, doc_id) < rate - whole else 0)
+
+
+class LineDraws:
+    """Copies of each line of one document at `rate`: floor(rate) + a seeded coin for the rest.
+
+    The coins come from a generator seeded by (seed, document id), so the choice of a line
+    depends only on the seed, the document and the line's number.
+    """
+
+    def __init__(self, rate: float, seed: int, doc_id: str):
+        self.whole = math.floor(rate)
+        self.fraction = rate - self.whole
+        self._random = random.Random(f"{seed}\x1f{doc_id}").random if self.fraction > 0 else None
+
+    def __call__(self) -> int:
+        if self._random is None:
+            return self.whole
+        return self.whole + (1 if self._random() < self.fraction else 0)
+
+
+def split_lines(text: str, max_bytes: int) -> list[str]:
+    """`list(training_lines(text, max_bytes))`, with a fast path for the common case."""
+    if "\r" not in text:
+        lines = text.split("\n")
+        if max(map(len, lines)) * 4 <= max_bytes:  # no line can exceed max_bytes in UTF-8
+            return [line for line in lines if line]
+    return list(training_lines(text, max_bytes))
+
+
+def text_bytes(text: str, max_bytes: int) -> int:
+    """UTF-8 bytes of `text` as SentencePiece sees it: its training lines plus one newline each."""
+    if "\r" not in text:
+        lines = text.split("\n")
+        if max(map(len, lines)) * 4 <= max_bytes:
+            return len(text.encode("utf-8")) + 1 - lines.count("")
+    return sum(len(line.encode("utf-8")) + 1 for line in training_lines(text, max_bytes))
 
 
 def training_lines(text: str, max_bytes: int) -> Iterator[str]:
@@ -211,7 +252,7 @@ def scan(
                 continue
             entry = data.setdefault(source_of(item, hint), SourceData())
             entry.documents += 1
-            entry.bytes += sum(len(line.encode("utf-8")) + 1 for line in training_lines(item.text, max_line_bytes))
+            entry.bytes += text_bytes(item.text, max_line_bytes)
     return data, errors
 
 
@@ -234,17 +275,27 @@ def sample_lines(
             entry = data.get(source_of(item, hint))
             if entry is None or entry.rate <= 0:
                 continue
-            chosen = 0
-            for number, line in enumerate(training_lines(item.text, max_line_bytes)):
-                n = copies(entry.rate, seed, f"{item.id}\x1f{number}")
-                if not n:
-                    continue
-                entry.sampled_bytes += n * (len(line.encode("utf-8")) + 1)
-                chosen += n
-                for _ in range(n):
+            lines = split_lines(item.text, max_line_bytes)
+            draws = LineDraws(entry.rate, seed, item.id)
+            if draws.fraction == 0:  # every line, `whole` times
+                chosen = draws.whole * len(lines)
+                entry.sampled_bytes += draws.whole * text_bytes(item.text, max_line_bytes)
+                for _ in range(draws.whole):
                     if tee is not None:
-                        tee.write(line + "\n")
-                    yield line
+                        tee.writelines(line + "\n" for line in lines)
+                    yield from lines
+            else:
+                chosen = 0
+                for line in lines:
+                    n = draws()
+                    if not n:
+                        continue
+                    entry.sampled_bytes += n * (len(line.encode("utf-8")) + 1)
+                    chosen += n
+                    for _ in range(n):
+                        if tee is not None:
+                            tee.write(line + "\n")
+                        yield line
             entry.lines += chosen
             entry.sampled_documents += 1 if chosen else 0
 
@@ -308,41 +359,95 @@ def train(
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     tee = open(out_dir / "train.txt", "w", encoding="utf-8", newline="\n") if keep_text else None
-    lines = sample_lines(files, data, seed, int(options["max_sentence_length"]), tee)
     try:
-        model = train_sentencepiece(lines, options, seed)
+        lines = sample_lines(files, data, seed, int(options["max_sentence_length"]), tee)
+        model = _fit(lines, options, seed, data)
+    finally:
+        if tee is not None:
+            tee.close()
+    training_data = {
+        "inputs": list(inputs),
+        "budget_bytes": budget,
+        "max_repeat": max_repeat,
+        "sampling": "each line floor(rate) times + a coin from random.Random(seed, document id); "
+                    "rate = share x budget / source bytes",
+        "input_errors": dict(errors),
+    }
+    return _write(model, out_dir, options, seed, data, training_data, started)
+
+
+def train_text(
+    text_files: Sequence[str],
+    output: str,
+    vocab_size: int = 32000,
+    seed: int = 0,
+    num_threads: int = 1,
+    input_sentence_size: Optional[int] = None,
+    max_sentence_length: Optional[int] = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train on prepared text files (one sentence per line, used as they are, no sampling)."""
+    started = time.perf_counter()
+    options = trainer_options(
+        vocab_size, seed, num_threads,
+        input_sentence_size=input_sentence_size, max_sentence_length=max_sentence_length, **overrides,
+    )
+    entry = SourceData(share=1.0, rate=1.0)
+    data = {"text": entry}
+
+    def lines() -> Iterator[str]:
+        for path in text_files:
+            with open(path, encoding="utf-8", newline="\n") as handle:
+                for line in handle:
+                    line = line.rstrip("\n")
+                    entry.lines += 1
+                    entry.sampled_bytes += len(line.encode("utf-8")) + 1
+                    yield line
+        entry.bytes = entry.sampled_bytes
+
+    model = _fit(lines(), options, seed, data)
+    entry.documents = entry.sampled_documents = len(text_files)
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _write(model, out_dir, options, seed, data, {"text_files": list(text_files)}, started)
+
+
+def _fit(lines: Iterable[str], options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData]) -> bytes:
+    try:
+        return train_sentencepiece(lines, options, seed)
     except RuntimeError as exc:
-        text_bytes = sum(d.sampled_bytes for d in data.values())
+        size = sum(d.sampled_bytes for d in data.values())
         raise SystemExit(
-            f"SentencePiece could not train a {vocab_size}-piece vocabulary on {text_bytes:,} bytes of "
+            f"SentencePiece could not train a {options['vocab_size']}-piece vocabulary on {size:,} bytes of "
             f"text ({sum(d.lines for d in data.values()):,} lines): {exc}\n"
             "Give more text (more inputs, or --max_repeat > 1 to let a small source repeat to its share) "
             "or a smaller --vocab_size."
         ) from None
-    finally:
-        if tee is not None:
-            tee.close()
-    text_bytes = sum(d.sampled_bytes for d in data.values())
+
+
+def _write(
+    model: bytes, out_dir: Path, options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData],
+    training_data: dict[str, Any], started: float,
+) -> TrainResult:
+    """Write tokenizer.model and its card atomically (tmp + rename)."""
+    size = sum(d.sampled_bytes for d in data.values())
     model_path = out_dir / "tokenizer.model"
     tmp_model = out_dir / "tokenizer.model.tmp"
     tmp_model.write_bytes(model)
     os.replace(tmp_model, model_path)
     seconds = time.perf_counter() - started
-    digest = sha256_file(model_path)
-    card = build_card(
-        model_path, digest, options, seed, data, errors, inputs, budget, max_repeat, text_bytes, seconds
-    )
+    digest = hashlib.sha256(model).hexdigest()
+    card = build_card(model_path, digest, options, seed, data, training_data, size, seconds)
     card_path = out_dir / "tokenizer.json"
     tmp_card = card_path.with_suffix(".json.tmp")
     tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp_card, card_path)
-    return TrainResult(str(model_path), str(card_path), digest, vocab_size, seconds, text_bytes, data)
+    return TrainResult(str(model_path), str(card_path), digest, int(options["vocab_size"]), seconds, size, dict(data))
 
 
 def build_card(
     model_path: Path, digest: str, options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData],
-    errors: Mapping[str, int], inputs: Sequence[str], budget: int, max_repeat: float, text_bytes: int,
-    seconds: float,
+    training_data: Mapping[str, Any], text_bytes: int, seconds: float,
 ) -> dict[str, Any]:
     import sentencepiece as spm
 
@@ -352,18 +457,15 @@ def build_card(
         "file": model_path.name,
         "sha256": digest,
         "size_bytes": model_path.stat().st_size,
+        "vocab_size": int(options["vocab_size"]),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "recipe": "LLaMA (arXiv 2302.13971) §2.1: SentencePiece BPE, digits split, byte fallback",
         "library": {"sentencepiece": spm.__version__},
         "options": dict(options),
         "seed": seed,
         "training_data": {
-            "inputs": list(inputs),
-            "budget_bytes": budget,
-            "sampling": "lines chosen by blake2b(seed, document id, line number); rate = share x budget / source bytes",
-            "max_repeat": max_repeat,
+            **training_data,
             "text_bytes": text_bytes,
-            "input_errors": dict(errors),
             "sources": {
                 name: {**asdict(d), "actual_share": round(d.sampled_bytes / sampled_total, 6)}
                 for name, d in sorted(data.items())
@@ -384,6 +486,8 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--input", nargs="+", default=None,
                         help="documents directories/files/globs (pipeline outputs); default: every out/<source>/ that exists")
+    parser.add_argument("--text", nargs="+", default=None,
+                        help="train on prepared text files instead (one sentence per line, no sampling)")
     parser.add_argument("--output", default="out/tokenizer", help="directory for tokenizer.model + tokenizer.json")
     parser.add_argument("--vocab_size", type=int, default=32000, help="pieces incl. <unk>,<s>,</s> and 256 byte pieces (LLaMA: 32000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the document sample and of SentencePiece's sentence shuffle")
@@ -407,21 +511,28 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
-    inputs = args.input or default_inputs()
-    result = train(
-        inputs,
-        args.output,
+    common = dict(
         vocab_size=args.vocab_size,
         seed=args.seed,
-        shares=parse_shares(args.shares),
-        max_bytes=int(args.max_bytes),
-        max_repeat=args.max_repeat,
         num_threads=args.num_threads,
         input_sentence_size=args.input_sentence_size,
         max_sentence_length=args.max_sentence_length,
-        keep_text=args.keep_text,
         character_coverage=args.character_coverage,
     )
+    if args.text:
+        if args.input:
+            raise SystemExit("give --input (documents) or --text (prepared text files), not both")
+        result = train_text(args.text, args.output, **common)
+    else:
+        result = train(
+            args.input or default_inputs(),
+            args.output,
+            shares=parse_shares(args.shares),
+            max_bytes=int(args.max_bytes),
+            max_repeat=args.max_repeat,
+            keep_text=args.keep_text,
+            **common,
+        )
     print(f"[tokenizer] {result.vocab_size} pieces, sha256 {result.sha256[:16]}..., trained on "
           f"{result.text_bytes:,} bytes in {result.seconds:.1f}s -> {result.model}", file=sys.stderr)
     for name, d in sorted(result.sources.items()):
