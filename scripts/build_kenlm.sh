@@ -25,10 +25,12 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$PIP" download -q --no-deps --no-binary :all: -d "$work" kenlm==0.3.0
+"$PIP" download -q --no-deps --no-binary kenlm -d "$work" kenlm==0.3.0
 tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
 src="$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)"
-cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
-make -C "$work/build" -j"$(nproc)" lmplz build_binary >/dev/null
+log="$work/build.log"
+echo "building KenLM's lmplz and build_binary (about a minute)"
+{ cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 &&
+  make -C "$work/build" -j"$(nproc)" lmplz build_binary; } >"$log" 2>&1 || { tail -50 "$log" >&2; exit 1; }
 install -m 0755 "$work/build/bin/lmplz" "$work/build/bin/build_binary" "$PREFIX/bin/"
 echo "built lmplz and build_binary into $PREFIX/bin"
