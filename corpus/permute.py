@@ -60,6 +60,30 @@ class Permutation:
                 left, right = right, left ^ (_mix(right ^ k) & self._mask)
         return (left << self._half) | right
 
+    def _decrypt(self, y: np.ndarray) -> np.ndarray:
+        left, right = y >> self._half, y & self._mask
+        with np.errstate(over="ignore"):
+            for k in self._keys[::-1]:
+                left, right = right ^ (_mix(left ^ k) & self._mask), left
+        return (left << self._half) | right
+
+    def inverse(self, value: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
+        """The index at which `value` appears: `p.inverse(p[i]) == i`."""
+        scalar = np.isscalar(value)
+        y = np.atleast_1d(np.asarray(value, dtype=np.int64))
+        if y.size and (y.min() < 0 or y.max() >= self.n):
+            raise IndexError(f"value out of range for a permutation of {self.n}")
+        if self.n <= 1:
+            out = y.copy()
+        else:
+            x = self._decrypt(y.astype(np.uint64))
+            outside = x >= np.uint64(self.n)
+            while outside.any():
+                x[outside] = self._decrypt(x[outside])
+                outside = x >= np.uint64(self.n)
+            out = x.astype(np.int64)
+        return int(out[0]) if scalar else out
+
     def __getitem__(self, index: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
         scalar = np.isscalar(index)
         idx = np.atleast_1d(np.asarray(index, dtype=np.int64))

@@ -7,8 +7,10 @@ Semantics (LLaMA Table 1; MosaicML streaming's relative `proportion`, RECIPE §5
 * shares are normalised to sum to 1 (relative proportions, like streaming's p_i / sum p);
 * per source, tokens to draw = share x total; epochs = drawn / available tokens;
 * sampling is by whole documents: documents to draw D = round(epochs x available documents).
-  The sequence of draws of a source is pass 0, pass 1, ... where pass q is a seeded permutation
-  of all its documents; the first D elements are taken. So epochs >= 1 gives floor(epochs) full
+  The sequence of draws of a source is pass 0, pass 1, ... where pass q lists all its documents
+  in a seeded order: blocks of `block_docs` consecutive documents in a seeded permutation
+  (`corpus.permute`, evaluated lazily), documents in source order inside a block; the first D
+  elements are taken. So epochs >= 1 gives floor(epochs) full
   passes plus a seeded subset for the fraction (streaming's `choose // samples` copies plus a random
   `choose % samples` subset), and epochs < 1 gives a seeded subsample without repeats;
 * the output has N = ceil(expected tokens / shard tokens) shards; shard k takes draws
@@ -151,6 +153,7 @@ class Plan:
     seed: int
     shard_tokens: int
     itemsize: int
+    block_docs: int = 512  # documents per block of the per-pass block permutation
     sources: list[SourcePlan] = field(default_factory=list)
     dropped_sources: list[str] = field(default_factory=list)  # renormalised away (absent inputs)
     num_shards: int = 0
@@ -236,6 +239,7 @@ def make_plan(
     shard_tokens: int = 1 << 27,
     itemsize: int = 2,
     renormalise: bool = False,
+    block_docs: int = 512,
 ) -> Plan:
     """Plan `total_tokens` over `shares` given what each source has available.
 
@@ -264,8 +268,10 @@ def make_plan(
     if not present:
         raise PlanError("none of the mixture's sources has input")
     scale = sum(present.values())
+    if block_docs <= 0:
+        raise PlanError("block size must be positive")
     plan = Plan(total_tokens=int(total_tokens), seed=int(seed), shard_tokens=int(shard_tokens), itemsize=itemsize,
-                dropped_sources=list(missing))
+                block_docs=int(block_docs), dropped_sources=list(missing))
     for name, raw in present.items():
         share = raw / scale
         have = available[name]

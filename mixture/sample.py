@@ -45,7 +45,7 @@ from mixture.plan import (
 )
 
 PREFIX = "mixture"
-CHUNK_TOKENS = 1 << 22  # tokens gathered per write (bounds the writer's buffer, 8 MiB for uint16)
+CHUNK_BYTES = 8 << 20  # bytes gathered per write: bounds the writer's buffer
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,21 +104,43 @@ def check_compatible(series: Sequence[SourceSeries]) -> tuple[str, int, str]:
 # --------------------------------------------------------------------------------------------
 # Drawing: which documents a shard takes
 # --------------------------------------------------------------------------------------------
-def draws(seed: int, source: str, documents: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Document indices of draws [start, stop) of a source, and the pass each draw belongs to.
+def draw_ranges(seed: int, source: str, documents: int, block: int, start: int, stop: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draws [start, stop) of a source as document ranges [begin, end) in draw order, with the pass
+    each range belongs to.
 
-    Draw p is element p % n of pass p // n, pass q being the seeded permutation
-    `Permutation(n, key_of(seed, source, q))` of the source's n documents.
+    Pass q orders the source's n documents as blocks of `block` consecutive documents (the last one
+    shorter) permuted by `Permutation(blocks, key_of(seed, source, q))`. Draw p is element p % n of
+    pass p // n. Everything is computed from counts: O(ranges), never O(documents of the source).
     """
-    parts, passes = [], []
     n = documents
+    empty = np.zeros(0, dtype=np.int64)
     if stop <= start or n <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    nb = -(-n // block)
+    last = n - (nb - 1) * block  # size of the short block (index nb - 1)
+    begins, ends, passes = [], [], []
     for q in range(start // n, (stop - 1) // n + 1):
         lo, hi = max(start, q * n) - q * n, min(stop, (q + 1) * n) - q * n
-        parts.append(Permutation(n, key_of(seed, source, q)).range(lo, hi))
-        passes.append(np.full(hi - lo, q, dtype=np.int64))
-    return np.concatenate(parts), np.concatenate(passes)
+        perm = Permutation(nb, key_of(seed, source, q))
+        short = perm.inverse(nb - 1)  # position of the short block in this pass
+
+        def position(offset: int) -> int:
+            if offset < short * block:
+                return offset // block
+            rest = offset - short * block
+            return short if rest < last else short + 1 + (rest - last) // block
+
+        js = np.arange(position(lo), position(hi - 1) + 1, dtype=np.int64)
+        blocks = perm[js]
+        first = js * block - (block - last) * (js > short)  # pass offset of each block's first document
+        size = np.where(blocks == nb - 1, last, block)
+        cut_lo = np.maximum(lo - first, 0)
+        cut_hi = np.minimum(hi - first, size)
+        begins.append(blocks * block + cut_lo)
+        ends.append(blocks * block + cut_hi)
+        passes.append(np.full(js.size, q, dtype=np.int64))
+    return np.concatenate(begins), np.concatenate(ends), np.concatenate(passes)
 
 
 def shard_order(seed: int, shard: int, size: int) -> np.ndarray:
@@ -136,17 +158,24 @@ class ShardJob:
         self.plan, self.series, self.output = plan, series, output
         self.dtype = np.dtype(dtype)
         self.plan_digest = digest
-        self._readers: dict[str, list[shardlib.IndexedDataset]] = {}
+        self._readers: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_readers"] = {}
         return state
 
-    def readers(self, name: str) -> list[shardlib.IndexedDataset]:
+    def readers(self, name: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Per source shard: (fd of the .bin, byte pointers, lengths). Ranges are read with
+        preadv into the shard's buffer, not through a memory map, so resident memory is the
+        shard being written however many input pages it touches."""
         if name not in self._readers:
             s = self.series[name]
-            self._readers[name] = [shardlib.IndexedDataset(p) for p in s.manifest.prefixes(s.directory)]
+            opened = []
+            for prefix in s.manifest.prefixes(s.directory):
+                ds = shardlib.IndexedDataset(prefix)
+                opened.append((os.open(prefix + ".bin", os.O_RDONLY), ds.pointers, ds.document_lengths))
+            self._readers[name] = opened
         return self._readers[name]
 
     def prefix(self, k: int) -> Path:
@@ -175,67 +204,84 @@ class ShardJob:
             done["skipped"] = True
             return done
         plan = self.plan
-        src_ids, doc_ids, sources = [], [], {}
+        itemsize = self.dtype.itemsize
+        sources: dict[str, dict] = {}
+        # 1. What to read: per source, contiguous document ranges within one source shard.
+        segments = []  # (source index, source shard index, first document, end document)
         for i, sp in enumerate(plan.sources):
             a, b = plan.draw_range(i, k)
-            docs, passes = draws(plan.seed, sp.source, sp.available_documents or 0, a, b)
-            src_ids.append(np.full(docs.size, i, dtype=np.int64))
-            doc_ids.append(docs)
-            bounds = np.cumsum([0] + self.series[sp.source].shard_documents)
-            which = np.searchsorted(bounds, docs, side="right") - 1
-            names = [s["prefix"] for s in self.series[sp.source].manifest.shards]
-            counts = np.bincount(which, minlength=len(names)) if docs.size else np.zeros(len(names), int)
+            series = self.series[sp.source]
+            begins, ends, passes = draw_ranges(plan.seed, sp.source, sp.available_documents or 0,
+                                               plan.block_docs, a, b)
+            bounds = np.cumsum([0] + series.shard_documents)
+            names = [s["prefix"] for s in series.manifest.shards]
+            ranges, per_shard = [], {}
+            for g0, g1 in zip(begins.tolist(), ends.tolist()):
+                while g0 < g1:
+                    f = int(np.searchsorted(bounds, g0, side="right")) - 1
+                    stop = min(g1, int(bounds[f + 1]))
+                    local0, local1 = g0 - int(bounds[f]), stop - int(bounds[f])
+                    segments.append((i, f, local0, local1))
+                    ranges.append([names[f], local0, local1])
+                    per_shard[names[f]] = per_shard.get(names[f], 0) + local1 - local0
+                    g0 = stop
             sources[sp.source] = {
                 "draws": [int(a), int(b)],
                 "passes": [int(passes.min()), int(passes.max())] if passes.size else [],
-                "documents": int(docs.size),
+                "documents": int(b - a),
                 "tokens": 0,
-                "source_shards": {names[j]: int(c) for j, c in enumerate(counts) if c},
+                "source_shards": per_shard,
+                "ranges": ranges,
             }
-        src = np.concatenate(src_ids)
-        doc = np.concatenate(doc_ids)
-        order = shard_order(plan.seed, k, src.size)
-        src, doc = src[order], doc[order]
 
-        # Resolve (source, document) -> (reader, local index) once per source.
-        shard_of = np.zeros(src.size, dtype=np.int64)
-        local = np.zeros(src.size, dtype=np.int64)
-        for i, sp in enumerate(plan.sources):
-            mask = src == i
-            bounds = np.cumsum([0] + self.series[sp.source].shard_documents)
-            which = np.searchsorted(bounds, doc[mask], side="right") - 1
-            shard_of[mask] = which
-            local[mask] = doc[mask] - bounds[which]
+        # 2. Read every range with one positioned read into one buffer (memory: one shard).
+        tables = [self.readers(sp.source) for sp in plan.sources]
+        spans = []
+        for i, f, d0, d1 in segments:
+            _, pointers, sizes = tables[i][f]
+            spans.append((int(pointers[d0]), int(pointers[d1 - 1]) + int(sizes[d1 - 1]) * itemsize))
+        buffer = bytearray(sum(e - s for s, e in spans))
+        view = memoryview(buffer)
+        offsets, nbytes, owner = [], [], []
+        pos = 0
+        for (i, f, d0, d1), (s, e) in zip(segments, spans):
+            fd, pointers, sizes = tables[i][f]
+            _read_into(fd, view[pos : pos + e - s], s)
+            offsets.append(np.asarray(pointers[d0:d1], dtype=np.int64) - s + pos)
+            nbytes.append(np.asarray(sizes[d0:d1], dtype=np.int64) * itemsize)
+            owner.append(np.full(d1 - d0, i, dtype=np.int64))
+            pos += e - s
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
+        offsets, nbytes, owner = cat(offsets), cat(nbytes), cat(owner)
 
+        # 3. Interleave the sources' documents by the shard's seeded shuffle, write, hash.
+        order = shard_order(plan.seed, k, owner.size)
+        offsets, nbytes, owner = offsets[order], nbytes[order], owner[order]
         base = str(self.prefix(k))
-        lengths = np.zeros(src.size, dtype=np.int64)
         digest = hashlib.sha256()
-        tokens_by_source = np.zeros(len(plan.sources), dtype=np.int64)
         with open(base + ".bin.tmp", "wb") as handle:
-            pending, pending_tokens = [], 0
-            for j in range(src.size):
-                reader = self.readers(plan.sources[src[j]].source)[shard_of[j]]
-                piece = reader[int(local[j])]
-                lengths[j] = piece.size
-                tokens_by_source[src[j]] += piece.size
-                pending.append(piece)
-                pending_tokens += piece.size
-                if pending_tokens >= CHUNK_TOKENS:
-                    self._flush(handle, digest, pending)
-                    pending, pending_tokens = [], 0
-            self._flush(handle, digest, pending)
+            cumulative = np.cumsum(nbytes)
+            start = 0
+            while start < owner.size:
+                # Documents up to ~CHUNK_BYTES per write.
+                stop = max(start + 1, int(np.searchsorted(cumulative, (cumulative[start] - nbytes[start]) + CHUNK_BYTES)))
+                self._flush(handle, digest, [view[o : o + n] for o, n in
+                                             zip(offsets[start:stop].tolist(), nbytes[start:stop].tolist())])
+                start = stop
+        lengths = nbytes // itemsize
         index_bytes = shardlib.encode_index(self.dtype, lengths)
         Path(base + ".idx.tmp").write_bytes(index_bytes)
         os.replace(base + ".bin.tmp", base + ".bin")
         os.replace(base + ".idx.tmp", base + ".idx")
+        by_source = np.bincount(owner, weights=lengths, minlength=len(plan.sources)) if owner.size else None
         for i, sp in enumerate(plan.sources):
-            sources[sp.source]["tokens"] = int(tokens_by_source[i])
+            sources[sp.source]["tokens"] = int(by_source[i]) if by_source is not None else 0
         total = int(lengths.sum())
         info = {
             "prefix": shardlib.shard_prefix(PREFIX, k),
-            "documents": int(src.size),
+            "documents": int(owner.size),
             "tokens": total,
-            "bytes": total * self.dtype.itemsize,
+            "bytes": total * itemsize,
             "sha256": digest.hexdigest(),
             "idx_sha256": hashlib.sha256(index_bytes).hexdigest(),
             "continues_document": False,
@@ -248,12 +294,23 @@ class ShardJob:
         info["skipped"] = False
         return info
 
-    def _flush(self, handle, digest, pending: list) -> None:
+    @staticmethod
+    def _flush(handle, digest, pending: list) -> None:
         if not pending:
             return
-        payload = np.concatenate(pending).astype(self.dtype.newbyteorder("<"), copy=False).tobytes()
+        payload = b"".join(pending)
         handle.write(payload)
         digest.update(payload)
+
+
+def _read_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill `view` from `fd` at `offset` (preadv may return short counts for large reads)."""
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got <= 0:
+            raise OSError(f"short read at byte {offset + done} of a source shard")
+        done += got
 
 
 _JOB: Optional[ShardJob] = None
@@ -305,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drop mixture sources that have no input and rescale the others (default: refuse)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the document draws and the interleaving")
     parser.add_argument("--shard-tokens", default="128M", help="target tokens per output shard (default 128M)")
+    parser.add_argument("--block-docs", type=int, default=512,
+                        help="documents per block of the seeded per-pass block permutation (reads are per block)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="processes writing shards in parallel")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -349,7 +408,7 @@ def _main(args: argparse.Namespace) -> int:
         available = {n: Available(s.tokens, s.documents) for n, s in series.items()}
     total_share = sum(v for v in shares.values() if v > 0)
     plan = make_plan(shares, total, available, seed=args.seed, shard_tokens=shard_tokens, itemsize=itemsize,
-                     renormalise=args.renormalise)
+                     renormalise=args.renormalise, block_docs=args.block_docs)
     print(plan.table())
     if abs(total_share - 1) > 1e-6:
         print(f"note: shares summed to {total_share:g}; normalised to 1", file=sys.stderr)
@@ -408,6 +467,10 @@ def write(plan: Plan, series: dict[str, SourceSeries], output: Path, workers: in
         assert info is not None
         info = dict(info)
         info.pop("plan_digest", None)
+        # The document ranges stay in the shard's sidecar (hundreds per shard); the manifest
+        # keeps the draw ranges and per-source-shard counts, and names the sidecar.
+        info["sources"] = {name: {k: v for k, v in src.items() if k != "ranges"} for name, src in info["sources"].items()}
+        info["detail"] = info["prefix"] + ".json"
         shard_infos.append(info)
     manifest = shardlib.Manifest(
         source="mixture",

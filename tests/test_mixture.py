@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from corpus import shards as shardlib
-from corpus.permute import Permutation
+from corpus.permute import Permutation, key_of
 from mixture import plan as planlib
 from mixture import sample as sampler
 from mixture.plan import TABLE1, Available, PlanError, make_plan, parse_tokens
@@ -125,6 +125,8 @@ def test_permutation_is_a_bijection_and_lazy():
     part = big.range(10**12 - 1000, 10**12)
     assert len(set(part.tolist())) == 1000 and part.max() < 10**12
     assert Permutation(100, [1]).range(0, 100).tolist() != Permutation(100, [2]).range(0, 100).tolist()
+    p = Permutation(4097, [3])
+    assert np.array_equal(p.inverse(p.range(0, 4097)), np.arange(4097))
 
 
 def test_1_4T_plans_instantly_and_refuses_small_disk(tokens, tmp_path, capsys):
@@ -162,10 +164,38 @@ def test_refuses_missing_source_and_mixed_tokenizers(tokens, tmp_path, capsys):
     assert "tokenized differently" in capsys.readouterr().err
 
 
+def brute_force_draws(seed, source, n, block, start, stop):
+    """The draw sequence materialised: pass after pass of permuted blocks."""
+    out, q = [], 0
+    while len(out) < stop:
+        blocks = -(-n // block)
+        perm = Permutation(blocks, key_of(seed, source, q))
+        for j in range(blocks):
+            out.extend(range(perm[j] * block, min((perm[j] + 1) * block, n)))
+        q += 1
+    return out[start:stop]
+
+
+@pytest.mark.parametrize("n,block", [(1, 4), (7, 3), (12, 4), (100, 7), (5, 512), (33, 1)])
+def test_draw_ranges_match_the_materialised_sequence(n, block):
+    for start, stop in ((0, n), (0, 3 * n + 2), (2, max(3, n - 1)), (n - 1, 2 * n + 1), (3, 4)):
+        begins, ends, passes = sampler.draw_ranges(7, "src", n, block, start, stop)
+        got = [d for b, e in zip(begins.tolist(), ends.tolist()) for d in range(b, e)]
+        assert got == brute_force_draws(7, "src", n, block, start, stop)
+        assert passes.min() == start // n and passes.max() == (stop - 1) // n
+
+
+def test_draw_ranges_are_lazy_at_scale():
+    start = time.perf_counter()
+    begins, ends, _ = sampler.draw_ranges(0, "commoncrawl", 10**9, 512, 2 * 10**9 + 5, 2 * 10**9 + 200_005)
+    assert int((ends - begins).sum()) == 200_000 and time.perf_counter() - start < 1
+
+
 # ---- writing --------------------------------------------------------------------------------
-def test_output_manifest_and_content(tokens, tmp_path):
+@pytest.mark.parametrize("block", ["3", "512"])
+def test_output_manifest_and_content(tokens, tmp_path, block):
     out = tmp_path / "mix"
-    assert run(tokens, out) == 0
+    assert run(tokens, out, "--block-docs", block) == 0
     manifest = shardlib.verify_series(out)
     plan = planlib.Plan.from_dict(manifest.extra["plan"])
     assert manifest.source == "mixture" and manifest.extra["seed"] == 0
@@ -184,9 +214,12 @@ def test_output_manifest_and_content(tokens, tmp_path):
             # The document is byte-identical to its source document.
             flat = [d for series in inputs[source] for d in series]
             assert np.array_equal(flat[index], doc)
+        detail = json.loads((out / shard["detail"]).read_text())
         for name, info in shard["sources"].items():
             assert info["documents"] == info["draws"][1] - info["draws"][0]
             assert sum(info["source_shards"].values()) == info["documents"]
+            ranges = detail["sources"][name]["ranges"]
+            assert sum(end - begin for _, begin, end in ranges) == info["documents"]
     for s in plan.sources:
         counts = np.bincount(seen[s.source], minlength=SIZES[s.source])
         assert counts.sum() == s.documents
