@@ -112,7 +112,7 @@ def words(text: str) -> list[str]:
 
 
 _word_cache: dict[str, int] = {}
-_CACHE_LIMIT = 2_000_000
+_CACHE_LIMIT = 500_000  # ~50 MB of words per worker
 
 
 def _word_hash(word: str) -> int:

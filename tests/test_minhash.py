@@ -180,3 +180,18 @@ def test_recall_and_precision_on_real_book_text():
     result = minhash.evaluate(minhash.perturbed_pairs(300, seed=5, words_from=words))
     assert result["true_pairs"] >= 80
     assert result["recall"] >= 0.99 and result["precision"] >= 0.99, result
+
+
+def test_near_dedup_transform_many_exact_copies_through_capped_buckets():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from corpus.document import Document
+    from pipelines.neardedup import NearDedup
+    from pipelines.runner import LOCAL_RUNNER
+
+    text = " ".join(random.Random(9).choices([f"c{i}" for i in range(3000)], k=600))
+    docs = [Document(f"books/{i:02d}", text, "books") for i in range(12)]
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
+        kept = pipeline | beam.Create(docs) | NearDedup(MinHashParams(), max_bucket=3)
+        assert_that(kept | beam.Map(lambda d: d.id), equal_to(["books/00"]))
