@@ -186,6 +186,17 @@ def test_line_split_encoding_equals_whole_string(model, corpus_dir):
         assert enc.ids(doc.text) == enc.sp.encode(doc.text)
 
 
+def test_line_split_encoding_exhaustive_small_strings(model):
+    import itertools
+
+    enc = Encoder.load(str(model), eos=False)
+    alphabet = ["\n", "a", " ", "1", "😀"]
+    for n in range(1, 6):
+        for chars in itertools.product(alphabet, repeat=n):
+            text = "".join(chars)
+            assert enc.ids(text) == enc.sp.encode(text), repr(text)
+
+
 def test_transformers_fast_tokenizer_gives_identical_ids(model):
     pytest.importorskip("transformers")
     tok = to_transformers(str(model))
