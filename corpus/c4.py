@@ -397,9 +397,16 @@ def english_rule(min_probability: float = MIN_ENGLISH_PROBABILITY) -> Rule:
 # 7. Bad words (LDNOOBW)
 # ---------------------------------------------------------------------------------------------
 def load_badwords(path: Union[str, Path, None] = None) -> list[str]:
-    """One word or phrase per line (`line.strip()`, as TFDS reads it); blank lines ignored."""
-    source = Path(path) if path else BADWORDS_EN
-    words = (line.strip() for line in source.read_text(encoding="utf-8").splitlines())
+    """One word or phrase per line (`line.strip()`, as TFDS reads it); blank lines ignored.
+    Default: the bundled LDNOOBW `en` list; any path smart_open reads (gs://, s3://) works."""
+    if path is None:
+        raw = BADWORDS_EN.read_text(encoding="utf-8")
+    else:
+        from corpus.fileio import open_path
+
+        with open_path(str(path)) as stream:
+            raw = stream.read().decode("utf-8")
+    words = (line.strip() for line in raw.splitlines())
     return sorted({w for w in words if w})
 
 
@@ -412,9 +419,10 @@ def has_badword(text: str, pattern: re.Pattern) -> bool:
     return pattern.search(text.lower()) is not None
 
 
-def badwords_rule(path: Union[str, Path, None] = None) -> Rule:
-    """Drop every page whose lower-cased text contains a listed word (`filter_fraction=1.0`)."""
-    pattern = badwords_regex(load_badwords(path))
+def badwords_rule(path: Union[str, Path, None] = None, words: Optional[Sequence[str]] = None) -> Rule:
+    """Drop every page whose lower-cased text contains a listed word (`filter_fraction=1.0`).
+    Pass `words` (read once on the driver) so that workers need no file."""
+    pattern = badwords_regex(words if words is not None else load_badwords(path))
 
     def rule(doc: Document) -> Outcome:
         return Drop("badwords") if has_badword(doc.text, pattern) else doc

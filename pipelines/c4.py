@@ -147,7 +147,8 @@ def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
         | "Clean lines" >> beam.ParDo(_CleanPageFn(params))
         | "Dedup lines" >> DedupLines(params.min_num_sentences)
         | "English" >> ApplyRule(make_rule=partial(c4.english_rule, params.min_english_probability))
-        | "Bad words" >> ApplyRule(make_rule=partial(c4.badwords_rule, args.badwords_file))
+        # The list is read here, on the driver, and travels inside the step: workers need no file.
+        | "Bad words" >> ApplyRule(make_rule=partial(c4.badwords_rule, words=c4.load_badwords(args.badwords_file)))
         | "Split" >> beam.Map(c4.add_split)
     )
     docs | "Write" >> WriteDocuments(args.output, args.num_shards, args.format)
