@@ -492,6 +492,39 @@ def site_language(site: str) -> str:
     return _LANG_BY_PREFIX.get(prefix, "en") if site.count(".") >= 2 else "en"
 
 
+class LanguageAnnotator:
+    """Picklable factory (`ApplyRule(make_rule=...)`) of a rule that annotates, never drops.
+
+    RedPajama stores fastText's top-1 language in the metadata; we use `corpus.lid` (lid.176,
+    cc_net's input convention) when a model is available, else keep the site flag.
+    """
+
+    def __init__(self, model_path: Optional[str] = None, enabled: bool = True):
+        self.model_path = model_path
+        self.enabled = enabled
+
+    def __call__(self):
+        identifier = None
+        if self.enabled:
+            try:
+                from corpus.lid import LanguageIdentifier
+
+                identifier = LanguageIdentifier.load(self.model_path)
+            except (ImportError, FileNotFoundError, ValueError, OSError):
+                import logging
+
+                logging.getLogger("llama_corpus").warning("no LID model: keeping the site language flag")
+
+        def rule(doc: Document) -> Document:
+            if identifier is None:
+                return doc
+            prediction = identifier.predict(doc.text)
+            return doc.with_metadata(language=prediction.language, language_score=prediction.score,
+                                     language_source="fasttext:lid.176")
+
+        return rule
+
+
 def sort_answers(answers: Sequence[Post]) -> list[Post]:
     """Highest score first by the *integer* score; ties: the older (smaller id) answer first."""
     return sorted(answers, key=lambda a: (-int(a.score), a.id))

