@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -259,15 +259,22 @@ class ShardJob:
         offsets, nbytes, owner = offsets[order], nbytes[order], owner[order]
         base = str(self.prefix(k))
         digest = hashlib.sha256()
-        with open(base + ".bin.tmp", "wb") as handle:
+        # Double buffering: a helper thread writes and hashes chunk c (both release the GIL) while
+        # this thread gathers chunk c + 1.
+        with open(base + ".bin.tmp", "wb") as handle, ThreadPoolExecutor(max_workers=1) as io:
             cumulative = np.cumsum(nbytes)
-            start = 0
+            start, pending = 0, None
             while start < owner.size:
                 # Documents up to ~CHUNK_BYTES per write.
                 stop = max(start + 1, int(np.searchsorted(cumulative, (cumulative[start] - nbytes[start]) + CHUNK_BYTES)))
-                self._flush(handle, digest, [view[o : o + n] for o, n in
-                                             zip(offsets[start:stop].tolist(), nbytes[start:stop].tolist())])
+                payload = b"".join([view[o : o + n] for o, n in
+                                    zip(offsets[start:stop].tolist(), nbytes[start:stop].tolist())])
+                if pending is not None:
+                    pending.result()
+                pending = io.submit(self._flush, handle, digest, payload)
                 start = stop
+            if pending is not None:
+                pending.result()
         lengths = nbytes // itemsize
         index_bytes = shardlib.encode_index(self.dtype, lengths)
         Path(base + ".idx.tmp").write_bytes(index_bytes)
@@ -295,10 +302,7 @@ class ShardJob:
         return info
 
     @staticmethod
-    def _flush(handle, digest, pending: list) -> None:
-        if not pending:
-            return
-        payload = b"".join(pending)
+    def _flush(handle, digest, payload: bytes) -> None:
         handle.write(payload)
         digest.update(payload)
 
