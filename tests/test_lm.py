@@ -84,6 +84,7 @@ def test_files_and_card(trained):
     card = json.loads(card_path.read_text())
     assert card["language"] == "xx" and card["created"] == "2026-01-01"
     assert card["kenlm"]["order"] == 5 and card["sentencepiece"]["model_type"] == "unigram"
+    assert card["kenlm"]["build_binary"] == "trie" and card["kenlm"]["quantization_bits"] == 8
     assert card["kenlm"]["sha256"] == hashlib.sha256((directory / "xx.arpa.bin").read_bytes()).hexdigest()
     assert card["sentencepiece"]["sha256"] == hashlib.sha256((directory / "xx.sp.model").read_bytes()).hexdigest()
     assert card["training"]["documents"] + card["training"]["held_out_documents"] == 300
@@ -174,9 +175,11 @@ def test_cli_train_and_score(tmp_path, capsys, monkeypatch):
              for i, t in enumerate(synthetic_corpus(5, seed=4))]
     _write_pipeline_output(wiki, docs)
     out = tmp_path / "models"
-    assert lm.main(["train", "--wikipedia", str(wiki), "--output", str(out), "--created", "2026-01-01"]) == 0
+    assert lm.main(["train", "--wikipedia", str(wiki), "--output", str(out), "--created", "2026-01-01",
+                    "--binary", "probing"]) == 0
     assert lm.available_languages(str(out)) == ["xx"]  # yy: 5 documents < --min_documents
     card = json.loads((out / "xx.json").read_text())
+    assert card["kenlm"]["build_binary"] == "probing"
     assert str(wiki) in card["training"]["source"]
     capsys.readouterr()
     import io
