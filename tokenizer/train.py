@@ -31,6 +31,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -386,43 +387,134 @@ def train_text(
     max_sentence_length: Optional[int] = None,
     **overrides: Any,
 ) -> TrainResult:
-    """Train on prepared text files (one sentence per line, used as they are, no sampling)."""
+    """Train on prepared text files (one sentence per line, used as they are, no sampling).
+
+    SentencePiece reads the files itself; the paths it stores in the model are removed again,
+    so the model equals the one trained from the same lines through `train`.
+    """
+    import sentencepiece as spm
+
     started = time.perf_counter()
     options = trainer_options(
         vocab_size, seed, num_threads,
         input_sentence_size=input_sentence_size, max_sentence_length=max_sentence_length, **overrides,
     )
-    entry = SourceData(share=1.0, rate=1.0)
+    entry = SourceData(share=1.0, rate=1.0, documents=len(text_files), sampled_documents=len(text_files))
+    for path in text_files:
+        size, lines = _count_lines(path)
+        entry.bytes += size
+        entry.lines += lines
+    entry.sampled_bytes = entry.bytes
     data = {"text": entry}
-
-    def lines() -> Iterator[str]:
-        for path in text_files:
-            with open(path, encoding="utf-8", newline="\n") as handle:
-                for line in handle:
-                    line = line.rstrip("\n")
-                    entry.lines += 1
-                    entry.sampled_bytes += len(line.encode("utf-8")) + 1
-                    yield line
-        entry.bytes = entry.sampled_bytes
-
-    model = _fit(lines(), options, seed, data)
-    entry.documents = entry.sampled_documents = len(text_files)
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tokenizer-", dir=out_dir) as tmp:
+        prefix = os.path.join(tmp, "tokenizer")
+        spm.set_random_generator_seed(seed)
+        try:
+            spm.SentencePieceTrainer.train(input=",".join(text_files), model_prefix=prefix, minloglevel=1, **options)
+        except RuntimeError as exc:
+            _too_small(exc, options, data)
+        with open(prefix + ".model", "rb") as handle:
+            model = canonical_model(handle.read())
     return _write(model, out_dir, options, seed, data, {"text_files": list(text_files)}, started)
+
+
+def _count_lines(path: str) -> tuple[int, int]:
+    size = lines = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            size += len(block)
+            lines += block.count(b"\n")
+            last = block[-1:]
+    if last != b"\n":  # a last line without a newline is still a line
+        size, lines = size + 1, lines + 1
+    return size, lines
+
+
+# --------------------------------------------------------------------------------------------
+# The model file: SentencePiece's ModelProto, edited at the wire level
+# --------------------------------------------------------------------------------------------
+_TRAINER_SPEC = 2  # ModelProto.trainer_spec
+_RUN_PATHS = (1, 2)  # TrainerSpec.input, TrainerSpec.model_prefix
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """(field number, wire type, whole field bytes, payload of a length-delimited field)."""
+    pos = 0
+    while pos < len(buf):
+        start = pos
+        key, pos = _varint(buf, pos)
+        wire = key & 7
+        payload = b""
+        if wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            payload = buf[pos : pos + length]
+            pos += length
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield key >> 3, wire, buf[start:pos], payload
+
+
+def canonical_model(model: bytes) -> bytes:
+    """The model without the run's file paths (TrainerSpec `input`, `model_prefix`).
+
+    Done on the protobuf wire format: sentencepiece's generated `_pb2` module refuses the
+    protobuf runtime Apache Beam pins, and these two fields are all that needs to change.
+    """
+    out = bytearray()
+    for number, wire, raw, payload in _fields(model):
+        if number == _TRAINER_SPEC and wire == 2:
+            kept = b"".join(r for n, _, r, _ in _fields(payload) if n not in _RUN_PATHS)
+            out += _encode_varint((_TRAINER_SPEC << 3) | 2) + _encode_varint(len(kept)) + kept
+        else:
+            out += raw
+    return bytes(out)
 
 
 def _fit(lines: Iterable[str], options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData]) -> bytes:
     try:
         return train_sentencepiece(lines, options, seed)
     except RuntimeError as exc:
-        size = sum(d.sampled_bytes for d in data.values())
-        raise SystemExit(
-            f"SentencePiece could not train a {options['vocab_size']}-piece vocabulary on {size:,} bytes of "
-            f"text ({sum(d.lines for d in data.values()):,} lines): {exc}\n"
-            "Give more text (more inputs, or --max_repeat > 1 to let a small source repeat to its share) "
-            "or a smaller --vocab_size."
-        ) from None
+        _too_small(exc, options, data)
+        raise  # unreachable
+
+
+def _too_small(exc: Exception, options: Mapping[str, Any], data: Mapping[str, SourceData]) -> None:
+    size = sum(d.sampled_bytes for d in data.values())
+    raise SystemExit(
+        f"SentencePiece could not train a {options['vocab_size']}-piece vocabulary on {size:,} bytes of "
+        f"text ({sum(d.lines for d in data.values()):,} lines): {exc}\n"
+        "Give more text (more inputs, or --max_repeat > 1 to let a small source repeat to its share) "
+        "or a smaller --vocab_size."
+    ) from None
 
 
 def _write(
