@@ -80,3 +80,36 @@ def test_line_hash_folds_what_dedup_folds():
 def test_blank_lines_share_one_hash():
     assert line_hash("") == line_hash("   ") == line_hash("\t") == EMPTY_LINE_HASH
     assert EMPTY_LINE_HASH == int.from_bytes(hashlib.sha1(b"").digest()[:8], "little")
+
+
+def _naive(text: str, dedup: bool) -> str:
+    """The recipe's definitions written plainly, character by character (slow reference)."""
+    import re
+    import unicodedata
+
+    from corpus.ccnet_text import CONTROL_CHARS, PUNCT_REPLACEMENTS
+
+    text = text.strip()
+    if not text:
+        return text
+    text = text.lower()
+    if not dedup:
+        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    text = re.sub(r"\d", "0", text)
+    if dedup:
+        return "".join(c for c in text if c not in PUNCT_REPLACEMENTS and c not in CONTROL_CHARS)
+    text = "".join(PUNCT_REPLACEMENTS.get(c, c) for c in text)
+    return "".join(c for c in text if c not in CONTROL_CHARS)
+
+
+def test_fast_paths_agree_with_the_plain_definition():
+    import random
+
+    rng = random.Random(7)
+    alphabet = [chr(rng.randrange(0, 0x3100)) for _ in range(3000)] + list("abc XYZ 019 ,.!?\t\n") \
+        + ["\U0001d167", "\U0001f600", "\u0301", "\u0327", "é", "１", "—", "…", "“"]
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
+    samples += ["Plain ASCII line 42", "Café “déjà vu” — 2019…", "\x00\x1f\x7f\x9f", "한국어", "e\u0301\U0001d167x"]
+    for text in samples:
+        assert normalize_for_dedup(text) == _naive(text, dedup=True), repr(text)
+        assert normalize(text) == _naive(text, dedup=False), repr(text)
