@@ -1,0 +1,113 @@
+"""Build a large WET file for benchmarks from the sample texts (WET, C4, Wikipedia).
+
+The samples are small (a few MB of text), so documents are re-assembled from their lines: each
+synthetic page takes the lines of one real document and inserts one word, drawn from the
+samples' vocabulary, into every line of three or more words, so long lines stay unique (line
+dedup keeps them) while short lines (menus, buttons) repeat across pages as in real CommonCrawl
+and are removed. A share of pages also gets boilerplate lines. Seeded: same inputs, same file.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Iterator, Optional
+
+BOILERPLATE = [
+    "Home", "Contact us", "Privacy policy", "Terms of use", "Skip to main content", "Log in", "Sign up",
+    "Search this site", "All rights reserved.", "Share on Facebook", "Share on Twitter", "Read more",
+    "Subscribe to our newsletter", "Follow us on Instagram", "Cookie settings", "Back to top",
+]
+
+
+def sample_texts(samples: Path, max_wikipedia_pages: int = 150) -> dict[str, list[str]]:
+    """Document texts of the WET, C4 and Wikipedia samples (whichever are present)."""
+    from corpus.fileio import guarded, open_path
+    from corpus.wet import read_wet
+
+    texts: dict[str, list[str]] = {"wet": [], "c4": [], "wikipedia": []}
+    for path in sorted((samples / "commoncrawl" / "wet").glob("*.wet*")):
+        with open_path(str(path)) as stream:
+            texts["wet"] += [d.text for d in guarded(read_wet(stream, str(path)), str(path)) if hasattr(d, "text")]
+    c4 = samples / "c4" / "c4_sample.jsonl"
+    if c4.exists():
+        with open(c4, encoding="utf-8") as handle:
+            texts["c4"] = [json.loads(line)["text"] for line in handle if line.strip()]
+    wiki = sorted((samples / "wikipedia").glob("enwiki-*.bz2"))
+    if wiki:
+        try:
+            from corpus import wikipedia as wp
+
+            with open_path(str(wiki[0])) as stream:
+                for item in guarded(wp.read_pages(stream, str(wiki[0])), str(wiki[0])):
+                    if not hasattr(item, "wikitext"):
+                        continue
+                    doc = wp.keep_articles(wp.page_document(item))
+                    if hasattr(doc, "text"):
+                        doc = wp.clean_article(doc)
+                    if hasattr(doc, "text") and len(doc.text) > 500:
+                        texts["wikipedia"].append(doc.text)
+                    if len(texts["wikipedia"]) >= max_wikipedia_pages:
+                        break
+        except Exception:  # noqa: BLE001 - the Wikipedia reader is optional here
+            pass
+    return texts
+
+
+def _record(url: str, body: str, index: int) -> bytes:
+    data = body.encode("utf-8")
+    record_id = hashlib.md5(url.encode()).hexdigest()
+    headers = [
+        "WARC/1.0", "WARC-Type: conversion", f"WARC-Target-URI: {url}", "WARC-Date: 2019-02-15T19:15:59Z",
+        f"WARC-Record-ID: <urn:uuid:{record_id[:8]}-{record_id[8:12]}-{record_id[12:16]}-{record_id[16:20]}-{record_id[20:]}>",
+        f"WARC-Block-Digest: sha1:{hashlib.sha1(data).hexdigest().upper()[:32]}",
+        "Content-Type: text/plain", f"Content-Length: {len(data)}",
+    ]
+    return ("\r\n".join(headers) + "\r\n\r\n").encode() + data + b"\r\n\r\n"
+
+
+def synthetic_pages(texts: dict[str, list[str]], seed: int = 0) -> Iterator[tuple[str, str]]:
+    rng = random.Random(seed)
+    pool = [(source, t) for source, items in sorted(texts.items()) for t in items if t.strip()]
+    if not pool:
+        raise ValueError("no sample texts found")
+    vocabulary = sorted({w for _, t in pool[:2000] for w in t.split() if w.isalpha() and 3 <= len(w) <= 12})
+    index = 0
+    while True:
+        source, text = pool[rng.randrange(len(pool))]
+        lines = []
+        for line in text.split("\n"):
+            words = line.split()
+            if len(words) >= 3:
+                words.insert(rng.randrange(1, len(words)), rng.choice(vocabulary))
+                line = " ".join(words)
+            lines.append(line)
+        if rng.random() < 0.5:
+            lines = rng.sample(BOILERPLATE, 3) + lines + rng.sample(BOILERPLATE, 2)
+        title = f"{source} page {index}"
+        yield f"https://{source}.bench.example/page/{index}", title + "\n" + "\n".join(lines)
+        index += 1
+
+
+def build_wet(output: Path, samples: Path, target_bytes: int = 20 * 1024 * 1024, seed: int = 0,
+              texts: Optional[dict[str, list[str]]] = None) -> dict:
+    """Write `output` (multi-member gzip WET) with at least `target_bytes` of uncompressed WET."""
+    texts = texts if texts is not None else sample_texts(samples)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    documents = 0
+    tmp = output.with_name(output.name + ".part")
+    with open(tmp, "wb") as handle:
+        for index, (url, body) in enumerate(synthetic_pages(texts, seed)):
+            record = _record(url, body, index)
+            handle.write(gzip.compress(record, compresslevel=1, mtime=0))
+            written += len(record)
+            documents += 1
+            if written >= target_bytes:
+                break
+    tmp.replace(output)
+    return {"path": str(output), "documents": documents, "uncompressed_bytes": written,
+            "compressed_bytes": output.stat().st_size,
+            "sources": {k: len(v) for k, v in texts.items()}}
