@@ -76,10 +76,16 @@ def site_name(path: str) -> str:
     return name
 
 
+_OTHER_TABLES = re.compile(r"-(badges|comments|posthistory|postlinks|tags|users|votes)\.7z$", re.IGNORECASE)
+
+
 def is_input(path: str) -> bool:
-    """Files the reader accepts: `Posts.xml` (optionally compressed) and `.7z` archives."""
+    """Files the reader accepts: `Posts.xml` (optionally compressed) and `.7z` archives, except
+    the big sites' other tables (`stackoverflow.com-Users.7z`, `-Comments.7z`, ...)."""
     name = re.split(r"[/\\]", path)[-1].lower()
-    return name.endswith(".7z") or re.fullmatch(r"posts\.xml(\.(gz|bz2|xz|zst))?", name) is not None
+    if name.endswith(".7z"):
+        return _OTHER_TABLES.search(name) is None
+    return re.fullmatch(r"posts\.xml(\.(gz|bz2|xz|zst))?", name) is not None
 
 
 def parse_tags(raw: str) -> tuple[str, ...]:

@@ -182,6 +182,8 @@ def test_site_names():
     assert se.site_name("gs://b/dump/coffee.stackexchange.com.7z") == "coffee.stackexchange.com"
     assert se.site_name("/d/stackoverflow.com-Posts.7z") == "stackoverflow.com"
     assert se.is_input("/d/x/Posts.xml") and se.is_input("/d/x.7z") and not se.is_input("/d/x/Users.xml")
+    assert se.is_input("/d/stackoverflow.com-Posts.7z") and not se.is_input("/d/stackoverflow.com-Users.7z")
+    assert not se.is_input("/d/stackoverflow.com-PostHistory.7z") and se.is_input("/d/x/Posts.xml.gz")
     assert se.site_language("es.stackoverflow.com") == "es" and se.site_language("stackoverflow.com") == "en"
 
 
