@@ -265,7 +265,6 @@ def chart_mixture(data: dict, path: Path) -> bool:
     left.bar([i + 0.27 for i in x], [100 * r["written_share"] for r in rows], 0.27, label="written tokens")
     left.set_xticks(list(x), names, rotation=30, fontsize=8)
     left.set_ylabel("% of tokens")
-    left.set_yscale("log")
     left.set_title("Sampling proportion")
     left.legend(fontsize=8)
     right.bar([i - 0.2 for i in x], [r["paper_epochs"] or 0 for r in rows], 0.4, label="LLaMA Table 1")
