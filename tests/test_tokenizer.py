@@ -212,6 +212,20 @@ def test_transformers_fast_tokenizer_gives_identical_ids(model):
     assert tok.decode(enc.sp.encode(texts[0])) == texts[0]
 
 
+def test_saved_hugging_face_tokenizer_loads_with_auto_tokenizer(model, tmp_path):
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from tokenizer.model import save_transformers
+
+    save_transformers(str(model), str(tmp_path / "hf"))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    enc = Encoder.load(str(model), eos=False)
+    for text in (" leading", "numbers 2024 and 😀 中文\n\n  indented", _sample_documents()["c4"][0].text):
+        assert tok.encode(text, add_special_tokens=False) == enc.sp.encode(text)
+        assert tok.encode(text) == [1] + enc.sp.encode(text)  # BOS like Llama
+
+
 # --------------------------------------------------------------------------------------------
 # Encoding to shards
 # --------------------------------------------------------------------------------------------

@@ -143,18 +143,38 @@ def model_sha256(path: str) -> str:
     return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
-__all__ = ["Encoder", "to_transformers", "read_bytes", "model_sha256", "encode_all"]
+__all__ = ["Encoder", "to_transformers", "save_transformers", "read_bytes", "model_sha256", "encode_all"]
+
+
+def save_transformers(model_path: str, output: str) -> None:
+    """Save a Hugging Face tokenizer directory (`tokenizer.json` + config) equivalent to the model.
+
+    Saved as the generic `PreTrainedTokenizerFast`, which loads `tokenizer.json` as it is:
+    `LlamaTokenizer` would rebuild its own pre-tokenizer on load and lose the exact normaliser.
+    Like Llama's, `encode(..., add_special_tokens=True)` prepends BOS.
+    """
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    llama = to_transformers(model_path)
+    backend = llama.backend_tokenizer
+    bos, eos, unk = llama.bos_token, llama.eos_token, llama.unk_token
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, llama.bos_token_id)]
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos, unk_token=unk)
+    fast.save_pretrained(output)
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> None:
-    """`python -m tokenizer.model MODEL OUTDIR`: save the transformers tokenizer (tokenizer.json etc.)."""
+    """`python -m tokenizer.model MODEL OUTDIR`: save a Hugging Face tokenizer (tokenizer.json etc.)."""
     import sys
 
     args = list(argv if argv is not None else sys.argv[1:])
     if len(args) != 2:
         raise SystemExit("usage: python -m tokenizer.model path/to/tokenizer.model OUTPUT_DIR")
-    to_transformers(args[0]).save_pretrained(args[1])
-    print(f"transformers tokenizer written to {args[1]}", file=sys.stderr)
+    save_transformers(args[0], args[1])
+    print(f"Hugging Face tokenizer written to {args[1]}", file=sys.stderr)
 
 
 if __name__ == "__main__":
