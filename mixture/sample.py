@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override one share (fraction, weight or '4.5%%'); repeatable or comma-separated")
     parser.add_argument("--available", action="append", default=[], metavar="SRC=TOKENS",
                         help="plan with these source sizes instead of the manifests' (e.g. commoncrawl=853B); "
-                             "planning only, implies --dry-run")
+                             "planning only, nothing is written")
     parser.add_argument("--renormalise", "--renormalize", action="store_true",
                         help="drop mixture sources that have no input and rescale the others (default: refuse)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the document draws and the interleaving")
@@ -400,16 +400,17 @@ def _main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise PlanError(str(exc)) from exc
     series = find_inputs(Path(args.input))
-    if overrides:
-        available = {n: Available(t) for n, t in overrides.items()}
-        itemsize = 2
-    else:
-        if not series:
-            raise PlanError(f"no token shards under {args.input} (expected <source>/manifest.json from "
-                            f"`python -m tokenizer.encode`); use --available SRC=TOKENS,... to plan without data")
+    itemsize = 2
+    available: dict[str, Available] = {}
+    if series:
         dtype, _, _ = check_compatible(list(series.values()))
         itemsize = np.dtype(dtype).itemsize
         available = {n: Available(s.tokens, s.documents) for n, s in series.items()}
+    elif not overrides:
+        raise PlanError(f"no token shards under {args.input} (expected <source>/manifest.json from "
+                        f"`python -m tokenizer.encode`); use --available SRC=TOKENS,... to plan without data")
+    # --available replaces (or adds) sizes for planning; documents are then unknown.
+    available.update({n: Available(t) for n, t in overrides.items()})
     total_share = sum(v for v in shares.values() if v > 0)
     plan = make_plan(shares, total, available, seed=args.seed, shard_tokens=shard_tokens, itemsize=itemsize,
                      renormalise=args.renormalise, block_docs=args.block_docs)

@@ -43,8 +43,8 @@ inputs=()
 for source in $SOURCES; do
   if [ ! -f "$WORK/docs/$source/stats.json" ]; then
     log "corpus $source (samples)"
-    "$PY" -m pipelines."$source" --output "$WORK/docs/$source" --direct_num_workers=8 \
-      --direct_running_mode=multi_processing || { echo "corpus $source failed, continuing without it"; continue; }
+    "$PY" -m pipelines."$source" --output "$WORK/docs/$source" \
+      || { echo "corpus $source failed, continuing without it"; continue; }
   fi
   inputs+=("$WORK/docs/$source")
 done
