@@ -201,3 +201,27 @@ def test_cli_help():
     with pytest.raises(SystemExit) as exc:
         lm.main(["train", "--help"])
     assert exc.value.code == 0
+
+
+def test_load_over_http(trained):
+    """A remote directory (here loopback HTTP through smart_open): cards and SentencePiece are read
+    in memory, the KenLM file is copied to a local temporary file."""
+    import functools
+    import http.server
+    import threading
+
+    directory, _ = trained
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert lm.available_languages(url) == ["xx"]
+        remote = lm.PerplexityModel.load(url, "xx")
+        local = lm.PerplexityModel.load(str(directory), "xx")
+        text = synthetic_corpus(1, seed=7)[0]
+        assert remote.perplexity(text) == local.perplexity(text)
+        assert remote.cutoffs == local.cutoffs
+    finally:
+        server.shutdown()
