@@ -6,6 +6,7 @@
 #
 #   scripts/gpu_check.sh                    # everything, into out/gpu_check
 #   STEPS=100 BATCH=4 scripts/gpu_check.sh  # shorter / smaller
+#   ALLOW_CPU=1 CONFIG=tiny STEPS=5 SEQ=128 VOCAB=4000 WORK=/tmp/gc scripts/gpu_check.sh   # CPU dry run
 #
 # Needs: a CUDA torch (torch==2.13.0 from the CUDA index) and the project's requirements in
 # $PY's environment; the samples (../shared/data or $LLAMA_CORPUS_SAMPLES) for the first stage.
@@ -20,7 +21,7 @@ STEPS=${STEPS:-300}
 BATCH=${BATCH:-8}          # windows per micro-batch
 SEQ=${SEQ:-2048}           # LLaMA-1 context
 ACCUM=${ACCUM:-1}
-TOKENS=${TOKENS:-20M}      # mixture size (repeats small sources when the samples are smaller)
+TOKENS=${TOKENS:-10M}      # mixture size (repeats small sources when the samples are smaller)
 VOCAB=${VOCAB:-32000}
 SOURCES=${SOURCES:-"c4 wikipedia books"}
 LIMIT=${LIMIT:-540}        # seconds for the training stage
@@ -32,7 +33,11 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 "$PY" - <<'EOF'
 import torch, sys
 print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
+import os
 if not torch.cuda.is_available():
+    if os.environ.get("ALLOW_CPU") == "1":
+        print("no CUDA: ALLOW_CPU=1, running the stages on the CPU (a dry run of this script)")
+        sys.exit(0)
     sys.exit("gpu_check: no CUDA device visible to torch")
 print("device", torch.cuda.get_device_name(0), "bf16", torch.cuda.is_bf16_supported(),
       "flash sdp", torch.backends.cuda.flash_sdp_enabled())
