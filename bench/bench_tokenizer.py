@@ -81,7 +81,7 @@ def run(work: Path) -> dict[str, Any]:
     inputs = [str(docs_dir / "c4"), str(docs_dir / "wikipedia")]
 
     # ---- 1. training -------------------------------------------------------------------------
-    ref = tt.train(inputs, str(work / "ref"), vocab_size=VOCAB, seed=0, keep_text=True)
+    ref = tt.train(inputs, str(work / "ref"), vocab_size=VOCAB, seed=0, keep_text=True, min_bytes=0)
     text_file = work / "ref" / "train.txt"
     options = json.loads((work / "ref" / "tokenizer.json").read_text())["options"]
     ours_times, raw_times, e2e_times = [], [], []
@@ -94,7 +94,7 @@ def run(work: Path) -> dict[str, Any]:
         spm.SentencePieceTrainer.train(input=str(text_file), model_prefix=str(work / "raw"), minloglevel=1, **options)
         raw_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        e2e = tt.train(inputs, str(work / "e2e"), vocab_size=VOCAB, seed=0)
+        e2e = tt.train(inputs, str(work / "e2e"), vocab_size=VOCAB, seed=0, min_bytes=0)
         e2e_times.append(time.perf_counter() - start)
     ours_sp = spm.SentencePieceProcessor(model_file=result.model)
     raw_sp = spm.SentencePieceProcessor(model_file=str(work / "raw.model"))

@@ -48,6 +48,20 @@ def test_shares_renormalised_and_rates():
     assert tt.parse_shares("c4=1, books=3") == {"c4": 1.0, "books": 3.0}
 
 
+def test_min_bytes_floor_for_small_inputs():
+    shares = {"commoncrawl": 0.67, "c4": 0.33}
+    available = {"commoncrawl": 100, "c4": 10_000}
+    rates, budget = tt.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0)
+    assert budget == int(100 / 0.67)  # exact shares: the scarce source shrinks everything
+    rates, budget = tt.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0, min_bytes=3000)
+    assert budget == 3000
+    assert rates["commoncrawl"] == 1.0  # gives all it has
+    assert rates["c4"] == pytest.approx(0.33 * 3000 / 10_000)  # keeps its share of the budget
+    # Large inputs: the floor changes nothing.
+    big = {"commoncrawl": 10**8, "c4": 10**8}
+    assert tt.sampling_rates(big, shares, 10**7, 1.0, min_bytes=3000) == tt.sampling_rates(big, shares, 10**7, 1.0)
+
+
 def test_copies_seeded_and_unbiased():
     assert tt.copies(2.0, 0, "x") == 2
     draws = [tt.copies(0.3, 7, f"doc{i}") for i in range(5000)]
@@ -91,7 +105,7 @@ def corpus_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def model(corpus_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tok")
-    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(out), vocab_size=VOCAB, seed=1)
+    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(out), vocab_size=VOCAB, seed=1, min_bytes=0)
     return out / "tokenizer.model"
 
 
@@ -102,6 +116,7 @@ def test_card_describes_the_model(model):
     assert card["options"]["split_digits"] and card["options"]["byte_fallback"]
     sources = card["training_data"]["sources"]
     assert set(sources) == {"c4", "books"}
+    assert card["training_data"]["exact_shares"]
     # Mixture shares (Table 1 renormalised: c4 15 vs books 4.5), not raw sizes.
     assert sources["c4"]["actual_share"] == pytest.approx(15 / 19.5, abs=0.03)
     assert sources["books"]["actual_share"] == pytest.approx(4.5 / 19.5, abs=0.03)
@@ -149,9 +164,9 @@ def test_round_trip_exact_without_unk(model, text):
 
 def test_training_is_deterministic(corpus_dir, model, tmp_path):
     inputs = [str(corpus_dir / "books"), str(corpus_dir / "c4")]  # order given differently
-    tt.train(inputs, str(tmp_path / "again"), vocab_size=VOCAB, seed=1)
+    tt.train(inputs, str(tmp_path / "again"), vocab_size=VOCAB, seed=1, min_bytes=0)
     assert (tmp_path / "again" / "tokenizer.model").read_bytes() == model.read_bytes()
-    tt.train(inputs, str(tmp_path / "threads"), vocab_size=VOCAB, seed=1, num_threads=2)
+    tt.train(inputs, str(tmp_path / "threads"), vocab_size=VOCAB, seed=1, num_threads=2, min_bytes=0)
     import sentencepiece as spm
 
     a = spm.SentencePieceProcessor(model_file=str(model))
@@ -161,7 +176,7 @@ def test_training_is_deterministic(corpus_dir, model, tmp_path):
 
 def test_text_file_mode_gives_the_same_model(corpus_dir, model, tmp_path):
     tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(tmp_path / "kept"), vocab_size=VOCAB,
-             seed=1, keep_text=True)
+             seed=1, keep_text=True, min_bytes=0)
     text = tmp_path / "kept" / "train.txt"
     assert (tmp_path / "kept" / "tokenizer.model").read_bytes() == model.read_bytes()
     result = tt.train_text([str(text)], str(tmp_path / "from_text"), vocab_size=VOCAB, seed=1)

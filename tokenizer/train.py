@@ -118,20 +118,34 @@ def normalise_shares(shares: Mapping[str, float], present: Iterable[str]) -> dic
     return {s: w / total for s, w in weights.items()}
 
 
-def sampling_rates(
-    available: Mapping[str, int], shares: Mapping[str, float], max_bytes: int, max_repeat: float
-) -> tuple[dict[str, float], int]:
-    """Per-source rate (expected copies per document) so that the sample follows `shares`.
+DEFAULT_MIN_BYTES = 20_000_000
 
-    The budget is the largest total such that every source gives its share with each document
-    repeated at most `max_repeat` times on average, capped by `max_bytes`. Returns (rates, budget).
+
+def sampling_rates(
+    available: Mapping[str, int],
+    shares: Mapping[str, float],
+    max_bytes: int,
+    max_repeat: float,
+    min_bytes: int = 0,
+) -> tuple[dict[str, float], int]:
+    """Per-source rate (expected copies of each line) so that the sample follows `shares`.
+
+    The budget is the largest total at which every source gives exactly its share with each
+    line used at most `max_repeat` times, capped by `max_bytes`. When that is below `min_bytes`
+    (small inputs: one scarce source would shrink the whole sample), the budget is raised to
+    `min_bytes` and a source that cannot fill its share at that size gives all it has (times
+    `max_repeat`): the others keep their shares of the budget, none is inflated. Returns
+    (rates, budget).
     """
     limits = [max_repeat * available[s] / p for s, p in shares.items() if p > 0 and available.get(s, 0) > 0]
     if not limits:
         return {s: 0.0 for s in shares}, 0
     budget = min([float(max_bytes)] + limits)
-    rates = {s: (p * budget / available[s] if available.get(s) else 0.0) for s, p in shares.items()}
-    # The source that sets the budget gets exactly max_repeat (no float dust that would make
+    budget = max(budget, float(min(min_bytes, max_bytes)))
+    rates = {
+        s: (min(max_repeat, p * budget / available[s]) if available.get(s) else 0.0) for s, p in shares.items()
+    }
+    # A source that sets the budget gets exactly max_repeat (no float dust that would make
     # every one of its lines a coin flip).
     rates = {s: (round(r) if abs(r - round(r)) < 1e-9 else r) for s, r in rates.items()}
     return rates, int(budget)
@@ -336,6 +350,7 @@ def train(
     shares: Optional[Mapping[str, float]] = None,
     max_bytes: int = 10**10,
     max_repeat: float = 1.0,
+    min_bytes: int = DEFAULT_MIN_BYTES,
     num_threads: int = 1,
     input_sentence_size: Optional[int] = None,
     max_sentence_length: Optional[int] = None,
@@ -353,7 +368,7 @@ def train(
     )
     data, errors = scan(files, int(options["max_sentence_length"]))
     normalised = normalise_shares(TABLE1_SHARES if shares is None else shares, data)
-    rates, budget = sampling_rates({s: d.bytes for s, d in data.items()}, normalised, max_bytes, max_repeat)
+    rates, budget = sampling_rates({s: d.bytes for s, d in data.items()}, normalised, max_bytes, max_repeat, min_bytes)
     for name, entry in data.items():
         entry.share, entry.rate = normalised.get(name, 0.0), rates.get(name, 0.0)
 
@@ -370,6 +385,10 @@ def train(
         "inputs": list(inputs),
         "budget_bytes": budget,
         "max_repeat": max_repeat,
+        "min_bytes": min_bytes,
+        "exact_shares": all(
+            abs(d.rate * d.bytes - d.share * budget) <= 1e-6 * max(1.0, budget) for d in data.values()
+        ),
         "sampling": "each line floor(rate) times + a coin from random.Random(seed, document id); "
                     "rate = share x budget / source bytes",
         "input_errors": dict(errors),
@@ -589,6 +608,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_repeat", type=float, default=1.0,
                         help="how often a small source's documents may repeat to reach its share (1 = never); "
                              "the sample follows the shares exactly, so the scarcest source sets its size")
+    parser.add_argument("--min_bytes", type=float, default=DEFAULT_MIN_BYTES,
+                        help="floor on the sample size: when exact shares would give less (small inputs), sources "
+                             "that cannot fill their share give all they have; 0 = always exact shares")
     parser.add_argument("--input_sentence_size", type=int, default=None,
                         help=f"lines SentencePiece samples (shuffled, seeded); default {LLAMA_OPTIONS['input_sentence_size']:,}")
     parser.add_argument("--max_sentence_length", type=int, default=None,
@@ -622,14 +644,20 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
             shares=parse_shares(args.shares),
             max_bytes=int(args.max_bytes),
             max_repeat=args.max_repeat,
+            min_bytes=int(args.min_bytes),
             keep_text=args.keep_text,
             **common,
         )
     print(f"[tokenizer] {result.vocab_size} pieces, sha256 {result.sha256[:16]}..., trained on "
           f"{result.text_bytes:,} bytes in {result.seconds:.1f}s -> {result.model}", file=sys.stderr)
+    total = sum(d.sampled_bytes for d in result.sources.values()) or 1
     for name, d in sorted(result.sources.items()):
         print(f"    {name}: {d.sampled_documents}/{d.documents} docs, {d.sampled_bytes:,}/{d.bytes:,} bytes, "
-              f"share {d.share:.3f}", file=sys.stderr)
+              f"share {d.sampled_bytes / total:.3f} (target {d.share:.3f})", file=sys.stderr)
+    card = json.loads(Path(result.card).read_text())
+    if not card["training_data"].get("exact_shares", True):
+        print("    note: the inputs are too small for exact shares at --min_bytes; sources short of their "
+              "share gave all they have (--min_bytes 0 for exact shares on a smaller sample)", file=sys.stderr)
     return result
 
 
