@@ -225,12 +225,47 @@ def resolve_models(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
+def model_cards(models: dict[str, Any]) -> dict[str, Any]:
+    """What the run's stats.json records about each model (digest, and the classifier's fallback)."""
+    import json
+
+    from apache_beam.io.filesystems import FileSystems
+
+    def read(path: str) -> Optional[dict]:
+        try:
+            with FileSystems.open(path) as handle:
+                return json.loads(handle.read().decode("utf-8"))
+        except Exception:  # noqa: BLE001 - a missing card is recorded as missing
+            return None
+
+    cards: dict[str, Any] = {"lid": {"path": models["lid"]}}
+    if "quality" in models:
+        card = read(models["quality"].rsplit("/", 1)[0] + "/" + quality.CARD_FILE) or {}
+        data = card.get("training_data", {})
+        cards["quality"] = {"path": models["quality"], "digest": card.get("digest"),
+                            "fallback_used": card.get("fallback_used"),
+                            "positives_source": data.get("positives_source"),
+                            "fallback_reason": data.get("fallback_reason"),
+                            "positives": data.get("positives"), "negatives": data.get("negatives")}
+    if "lm" in models:
+        lm_dir, languages = models["lm"]
+        cards["lm"] = {}
+        for language in languages:
+            card = read(f"{lm_dir}/{language}.json") or {}
+            cards["lm"][language] = {"cutoffs": card.get("cutoffs"),
+                                     "kenlm_sha256": (card.get("kenlm") or {}).get("sha256"),
+                                     "sentencepiece_sha256": (card.get("sentencepiece") or {}).get("sha256")}
+    return cards
+
+
 def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
     scope = ccnet.parse_scope(args.dedup_scope)
     languages = [x for x in args.languages.split(",") if x] or None
     keep_buckets = ccnet.parse_buckets(args.keep_buckets)
     models = resolve_models(args)
-    args.resolved_models = {k: (list(v) if isinstance(v, tuple) else v) for k, v in models.items()}
+    # Recorded in stats.json (options): which models, their digests, and whether the quality
+    # classifier was trained on the Wikipedia-text fallback.
+    args.models_used = model_cards(models)
 
     reader = functools.partial(wet.read_wet, source="commoncrawl", added=args.added)
     docs = (
