@@ -124,6 +124,11 @@ def file_document(repo_name: str, path: str, text: str, found: licenses.LicenseM
     )
 
 
+_OWN_KEYS = {"language", "size", "content_status", "license_status", "license_source", "hash", "tokens",
+             "tokenizer", "line_count", "max_line_length", "avg_line_length", "alnum_fraction",
+             "alpha_per_token", "header_removed", "repo_kind"}
+
+
 def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
     """One BigQuery export file: a JSON object per line with repo_name, path, content, license."""
     for lineno, raw in enumerate(stream, 1):
@@ -136,7 +141,8 @@ def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "") -> Iterato
             yield ReadError("malformed_json", path, f"line {lineno}: {type(exc).__name__}: {exc}")
             continue
         content = row.get("content")
-        extra = {k: v for k, v in row.items() if k not in ("content", "repo_name", "path", "license", "size")
+        extra = {(f"bq_{k}" if k in _OWN_KEYS else k): v for k, v in row.items()
+                 if k not in ("content", "repo_name", "path", "license")
                  and isinstance(v, (str, int, float, bool, type(None)))}
         status = "ok"
         if content is None:
