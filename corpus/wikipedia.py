@@ -37,7 +37,7 @@ LANGUAGES: tuple[str, ...] = (
 )
 
 # Metadata keys that only steer the rules and are not written out.
-_TRANSIENT = ("namespace", "redirect")
+_TRANSIENT = ("namespace", "redirect", "namespace_prefixes")
 
 
 # =============================================================================================
@@ -67,6 +67,8 @@ class Page:
     language: Optional[str]
     dump_date: str = ""
     dump_file: str = ""
+    # The dump's own names of the File/Media/Category namespaces (siteinfo), lower-cased.
+    namespace_prefixes: tuple[str, ...] = ()
 
 
 def language_of(dbname: str) -> Optional[str]:
@@ -137,6 +139,7 @@ def _page(elem: Any, site: SiteInfo, dump_date: str, dump_file: str) -> Page:
         language=site.language,
         dump_date=dump_date,
         dump_file=dump_file,
+        namespace_prefixes=site.hidden_prefixes,
     )
 
 
@@ -234,6 +237,9 @@ def page_document(page: Page, added: str = "") -> Document:
         "namespace": page.namespace,
         "redirect": page.redirect,
     }
+    extra = [p for p in page.namespace_prefixes if p not in _ALL_HIDDEN]
+    if extra:  # a wiki outside the 20 languages: its own "File:"/"Category:" words
+        metadata["namespace_prefixes"] = extra
     return Document(
         id=make_id(SOURCE, page.dbname, page.page_id),
         text=page.wikitext,
@@ -264,7 +270,7 @@ def keep_articles(doc: Document) -> Outcome:
 
 # A redirect page whose <redirect/> element is missing (old dumps) still starts with #REDIRECT
 # (or a localised form such as #WEITERLEITUNG, #ПЕРЕНАПРАВЛЕНИЕ): "#word [[".
-_REDIRECT_TEXT = re.compile(r"\s*#[^\s\[]+\s*:?\s*\[\[", re.UNICODE)
+_REDIRECT_TEXT = re.compile(r"\s*#[^\W\d_]+\s*:?\s*\[\[", re.UNICODE)
 
 
 def keep_languages(languages: Iterable[str] = LANGUAGES) -> Rule:
@@ -289,7 +295,7 @@ def clean_article(doc: Document) -> Outcome:
     body, refs = split_refs(doc.text)
     code = mwparserfromhell.parse(body)
     urls = _ref_urls(code, refs)
-    text = _clean_lines(_render(code, _hidden_prefixes()))
+    text = _clean_lines(_render(code, _hidden_prefixes(doc.metadata.get("namespace_prefixes", ()))))
     metadata = {k: v for k, v in doc.metadata.items() if k not in _TRANSIENT}
     metadata["ref_urls"] = urls
     if not text:
@@ -336,11 +342,13 @@ _HIDDEN_BY_LANGUAGE: dict[str, tuple[str, ...]] = {
 _CANONICAL_HIDDEN = ("file", "image", "media", "category")
 
 
-def _hidden_prefixes(language: str = "") -> frozenset[str]:
+def _hidden_prefixes(extra: Iterable[str] = ()) -> frozenset[str]:
     # The canonical English names and the local names of all 20 languages, whatever the dump's
     # language: a mislabelled dump (the dbpedia "de" minidump says enwiki) still loses its
-    # `[[Datei:...]]`, and no article title starts with another edition's "File:" word.
-    return _ALL_HIDDEN
+    # `[[Datei:...]]`, and no article title starts with another edition's "File:" word. Other
+    # wikis add their own names from their siteinfo (`extra`).
+    extra = tuple(extra)
+    return _ALL_HIDDEN.union(extra) if extra else _ALL_HIDDEN
 
 
 _ALL_HIDDEN = frozenset(_CANONICAL_HIDDEN + tuple(p for ps in _HIDDEN_BY_LANGUAGE.values() for p in ps))
@@ -483,13 +491,13 @@ def _clean_lines(rendered: str) -> str:
     return "\n".join(kept).strip()
 
 
-def wikitext_to_text(wikitext: str, language: str = "en") -> str:
+def wikitext_to_text(wikitext: str, language: str = "") -> str:
     """Plain text of a page's wikitext: markup, templates, tables, references, comments,
     file/category/interlanguage links and hyperlinks removed; `[[target|label]]` -> `label`."""
     import mwparserfromhell
 
     body, _ = split_refs(wikitext)
-    return _clean_lines(_render(mwparserfromhell.parse(body), _hidden_prefixes(language)))
+    return _clean_lines(_render(mwparserfromhell.parse(body), _hidden_prefixes()))
 
 
 # Comments and <ref>s are cut out before parsing: mwparserfromhell gives up on some long pages

@@ -29,12 +29,13 @@ def page_xml(title: str, pid: int, text: str, ns: int = 0, redirect: str | None 
             f'<text bytes="{len(text)}" xml:space="preserve">{esc}</text></revision></page>\n')
 
 
-def dump_xml(pages: list[str], dbname: str = "enwiki", declaration: str = "") -> str:
+def dump_xml(pages: list[str], dbname: str = "enwiki", declaration: str = "",
+             file_ns: str = "File", category_ns: str = "Category") -> str:
     return (f'{declaration}<mediawiki xmlns="{NS}" version="0.10" xml:lang="en">\n'
             f"<siteinfo><sitename>Wikipedia</sitename><dbname>{dbname}</dbname>"
             f"<base>https://x.wikipedia.org/wiki/Main</base><namespaces>"
-            f'<namespace key="0" case="first-letter" /><namespace key="6" case="first-letter">File</namespace>'
-            f'<namespace key="14" case="first-letter">Category</namespace></namespaces></siteinfo>\n'
+            f'<namespace key="0" case="first-letter" /><namespace key="6" case="first-letter">{file_ns}</namespace>'
+            f'<namespace key="14" case="first-letter">{category_ns}</namespace></namespaces></siteinfo>\n'
             + "".join(pages) + "</mediawiki>\n")
 
 
@@ -194,6 +195,19 @@ def test_language_filter_from_dbname():
     uk = wp.page_document(read(dump_xml([page_xml("Київ", 7, "Київ — столиця України.")], "ukwiki").encode())[0])
     assert uk.metadata["url"] == "https://uk.wikipedia.org/wiki/%D0%9A%D0%B8%D1%97%D0%B2"
     assert run_rules(uk, languages=["uk"]).text == "Київ — столиця України."
+
+
+def test_other_wiki_uses_its_siteinfo_namespace_names():
+    text = "[[ファイル:X.jpg|thumb|説明]]東京は日本の首都である。[[カテゴリ:都市]]"
+    items = read(dump_xml([page_xml("東京", 8, text)], "jawiki", file_ns="ファイル", category_ns="カテゴリ").encode())
+    assert run_rules(wp.page_document(items[0]), languages=["ja"]).text == "東京は日本の首都である。"
+
+
+def test_redirect_by_text_only():
+    doc = wp.page_document(read(dump_xml([page_xml("Haus", 3, "#WEITERLEITUNG [[Gebäude]]")], "dewiki").encode())[0])
+    assert run_rules(doc) == Drop("redirect")
+    listed = wp.page_document(read(dump_xml([page_xml("Top", 4, "#1 [[Song]] of the year.")]).encode())[0])
+    assert not isinstance(run_rules(listed), Drop)
 
 
 def test_truncated_dump_keeps_complete_pages():
