@@ -138,3 +138,12 @@ def test_resume_refuses_a_different_run(data, tmp_path, capsys):
     assert trainer.main(train_args(data, out, "--steps", "3")) == 0
     assert trainer.main(train_args(data, out, "--steps", "3", "--lr", "1e-2")) == 2
     assert "differs in lr" in capsys.readouterr().err
+
+
+def test_trainer_and_sampler_never_import_beam():
+    import subprocess
+    import sys
+
+    code = ("import sys, trainer.train, mixture.sample, mixture.report; "
+            "sys.exit(any(m.startswith('apache_beam') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
