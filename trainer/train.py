@@ -204,7 +204,7 @@ def train(args: argparse.Namespace) -> int:
             lr = lr_at(step, peak_lr, warmup, args.steps, args.min_lr_ratio)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            total_loss = 0.0
+            total = torch.zeros((), device=device)
             for _ in range(args.grad_accum):
                 x, y = windows.batch(sample, args.batch_size)
                 sample += args.batch_size
@@ -213,10 +213,11 @@ def train(args: argparse.Namespace) -> int:
                 with autocast:
                     _, loss = compiled(x, y)
                 (loss / args.grad_accum).backward()
-                total_loss += loss.item() / args.grad_accum
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip).item()
+                total += loss.detach().float() / args.grad_accum  # no host sync per micro-batch
+            grad_norm_t = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            total_loss, grad_norm = total.item(), grad_norm_t.item()  # one sync per step
             step += 1
             tokens_seen += per_step * seq_len
             if device.type == "cuda":
