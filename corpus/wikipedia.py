@@ -170,12 +170,14 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
     tracked = _TrackingStream(stream)
     site = SiteInfo()
     root = None
+    root_lang = ""
     pages = 0
     try:
         for event, elem in iterparse(tracked, events=("start", "end")):
             if event == "start":
                 if root is None:
                     root = elem
+                    root_lang = elem.get(_XML_LANG) or ""  # before any clear() wipes attributes
                 continue
             name = _local(elem.tag)
             if name == "siteinfo":
@@ -183,7 +185,7 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
                 root.clear()  # type: ignore[union-attr]
             elif name == "page":
                 if not site.dbname:
-                    site = _fallback_site(site, named, root)
+                    site = _fallback_site(site, named, root_lang)
                 page = _page(elem, site, dump_date, dump_file)
                 root.clear()  # type: ignore[union-attr]  # drop the page's subtree: constant memory
                 pages += 1
@@ -208,11 +210,11 @@ def read_pages(stream: BinaryIO, path: str = "") -> Iterator[Union[Page, ReadErr
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _fallback_site(site: SiteInfo, named: Optional[re.Match], root: Any) -> SiteInfo:
-    """No <siteinfo> (hand-cut dumps): the file name's `<db>wiki-<date>-`, else the root's xml:lang."""
+def _fallback_site(site: SiteInfo, named: Optional[re.Match], root_lang: str) -> SiteInfo:
+    """No <siteinfo> dbname (hand-cut dumps): the file name's `<db>wiki-<date>-`, else the root's xml:lang."""
     dbname = named.group("db") if named else ""
-    if not dbname and root is not None and root.get(_XML_LANG):
-        dbname = root.get(_XML_LANG).strip().lower().replace("-", "_") + "wiki"
+    if not dbname and root_lang.strip():
+        dbname = root_lang.strip().lower().replace("-", "_") + "wiki"
     return dataclasses.replace(site, dbname=dbname, language=language_of(dbname) if dbname else None)
 
 

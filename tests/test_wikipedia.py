@@ -259,6 +259,8 @@ def test_no_siteinfo_falls_back_to_file_name_then_xml_lang():
     xml = f'<mediawiki xmlns="{NS}" xml:lang="de">' + page_xml("Haus", 3, "Ein Haus.") + "</mediawiki>"
     assert read(xml.encode(), "dewiki-20220801-pages-articles.xml")[0].dbname == "dewiki"
     assert read(xml.encode(), "some-dump.xml")[0].language == "de"
+    no_dbname = dump_xml([page_xml("Casa", 4, "Una casa.")], dbname="").replace('xml:lang="en"', 'xml:lang="es"')
+    assert read(no_dbname.encode(), "some-dump.xml")[0].language == "es"
 
 
 def test_memory_is_released_while_streaming():
