@@ -37,9 +37,11 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/build_kenlm.sh setup.cfg
 
 # ---- tests ----
 test: setup
+	scripts/install_test_tools.sh
 	$(PY) -m pytest -q -m "not slow"
 
 test-all: setup
+	scripts/install_test_tools.sh
 	$(PY) -m pytest -q
 
 # ---- the jobs ----
