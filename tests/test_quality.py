@@ -106,3 +106,20 @@ def test_train_with_cited_pages(tmp_path, cc_dir):
     assert card["fallback_used"] is False
     assert card["training_data"]["commoncrawl_pages_cited"] == 3
     assert card["training_data"]["positives"] == 3
+
+
+def test_models_build_writes_lid_card_and_classifier(tmp_path, cc_dir):
+    from corpus import models
+
+    wiki = write_wiki(tmp_path / "wiki", [])
+    out = tmp_path / "models"
+    assert models.main(["build", "--output", str(out), "--wikipedia", str(wiki), "--commoncrawl", str(cc_dir),
+                        "--skip", "lm", "--quality_min_positives", "5"]) == 0
+    report = json.loads((out / "models.json").read_text())
+    assert set(report["parts"]) == {"lid", "quality"}
+    assert report["parts"]["quality"]["fallback_used"] is True
+    assert json.loads((out / "lid.json").read_text())["file"] == "lid.176.ftz"
+    assert (out / "quality" / MODEL_FILE).exists()
+    with pytest.raises(SystemExit):
+        models.main(["build", "--output", str(out), "--wikipedia", str(tmp_path / "missing"),
+                     "--commoncrawl", str(cc_dir)])
