@@ -11,7 +11,7 @@ other formatting boilerplate." This module is the pure part of that job:
   (BOM or declared encoding) are decoded by the XML parser itself; broken XML is a `ReadError`.
 - `page_document(page, added)` turns a page into a `Document` (text = raw wikitext for now).
 - rules, in recipe order: `keep_articles` (namespace 0, no redirect), `keep_languages(...)`,
-  `clean_article` (wikitext -> text + `ref_urls`), `min_chars(...)`.
+  `clean_article` (wikitext -> text + `ref_urls`), optionally `language_check(...)`, `min_chars(...)`.
 - `wikitext_to_text(wikitext)` and `ref_urls(wikitext)` are the markup logic, on
   mwparserfromhell's syntax tree.
 """
@@ -21,7 +21,7 @@ import dataclasses
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence, Union
 from xml.etree.ElementTree import ParseError
 
 from corpus.document import Document, make_id
@@ -303,6 +303,25 @@ def clean_article(doc: Document) -> Outcome:
     if not text:
         return Drop("empty_after_cleaning")
     return dataclasses.replace(doc, text=text, metadata=metadata)
+
+
+# lid.176 does not reliably tell Serbo-Croatian's standard varieties apart: one group.
+_LID_GROUPS = {"sr": "sh", "hr": "sh", "bs": "sh", "sh": "sh", "cnr": "sh"}
+
+
+def language_check(predict: Callable[[str], tuple[str, float]], threshold: float = 0.5) -> Rule:
+    """Optional: drop `language_mismatch` when language ID is sure (score >= threshold) that a
+    cleaned article is in another language than its dump says (e.g. the dbpedia "de" minidump,
+    whose siteinfo claims enwiki). `predict(text) -> (language, score)`."""
+
+    def rule(doc: Document) -> Outcome:
+        expected = doc.metadata.get("language") or ""
+        predicted, score = predict(doc.text)
+        if score >= threshold and _LID_GROUPS.get(predicted, predicted) != _LID_GROUPS.get(expected, expected):
+            return Drop("language_mismatch")
+        return doc
+
+    return rule
 
 
 def min_chars(n: int) -> Rule:

@@ -210,6 +210,15 @@ def test_redirect_by_text_only():
     assert not isinstance(run_rules(listed), Drop)
 
 
+def test_language_check():
+    doc = wp.page_document(read(dump_xml(PAGES[1:2]).encode())[0])
+    assert wp.language_check(lambda t: ("de", 0.9))(doc) == Drop("language_mismatch")
+    assert wp.language_check(lambda t: ("de", 0.3))(doc) is doc  # not sure enough
+    assert wp.language_check(lambda t: ("en", 0.9))(doc) is doc
+    sr = doc.with_metadata(language="sr")
+    assert wp.language_check(lambda t: ("hr", 0.95))(sr) is sr  # one Serbo-Croatian group
+
+
 def test_truncated_dump_keeps_complete_pages():
     data = dump_xml(PAGES).encode("utf-8")
     cut = data[: data.index(b"<page><title>Talk:Alpha") + 40]  # ends inside the 4th page
@@ -350,6 +359,23 @@ def test_sample_dbpedia_minidump_pipeline(tmp_path):
     assert {d["metadata"]["dbname"] for d in docs} == {"enwiki"}
     assert all("[[" not in d["text"] and "{{" not in d["text"] for d in docs)
     assert sum(len(d["metadata"]["ref_urls"]) for d in docs) > 10
+
+
+def test_sample_dbpedia_minidump_verify_language(tmp_path):
+    folder = require_samples("wikipedia")
+    path = folder / "dbpedia-minidumps" / "de" / "wiki.xml.bz2"
+    try:
+        from corpus.lid import default_model_path
+
+        if not Path(default_model_path()).exists():
+            raise FileNotFoundError
+    except (ImportError, FileNotFoundError):
+        pytest.skip("no LID model")
+    if not path.exists():
+        pytest.skip("no dbpedia minidump")
+    ledger = _run_pipeline([str(path)], tmp_path / "out", "--verify_language")
+    assert ledger.balanced
+    assert ledger.dropped == {"language_mismatch": 2}  # German text in a dump labelled enwiki
 
 
 @pytest.mark.slow
