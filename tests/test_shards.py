@@ -164,6 +164,7 @@ def test_encode_index_empty():
     assert data[:9] == MAGIC and struct.unpack("<QQ", data[18:34]) == (0, 1)
 
 
+@pytest.mark.filterwarnings("ignore:Transformer Engine and Apex")
 def test_megatron_core_reads_our_shards(tmp_path):
     """megatron-core's own IndexedDataset reads what we wrote (skips when not installable)."""
     pytest.importorskip("torch")

@@ -295,6 +295,7 @@ def test_two_encode_runs_byte_identical(token_runs):
     assert fa == fb
 
 
+@pytest.mark.filterwarnings("ignore:Transformer Engine and Apex")
 def test_megatron_core_reads_encoded_shards(token_runs, model):
     pytest.importorskip("torch")
     try:
