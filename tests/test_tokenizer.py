@@ -24,6 +24,7 @@ VOCAB = 800
 # --------------------------------------------------------------------------------------------
 def test_training_lines_cut_long_lines_at_whitespace_and_char_boundaries():
     assert list(tt.training_lines("a\n\nb\r\n  c", 100)) == ["a", "b", "  c"]
+    assert list(tt.training_lines("😀😀a", 2)) == ["😀", "😀", "a"]  # limit below one character
     long = " ".join(["word"] * 100)
     pieces = list(tt.training_lines(long, 50))
     assert all(len(p.encode()) <= 50 for p in pieces)
@@ -191,6 +192,19 @@ def test_too_little_text_fails_clearly(tmp_path):
     (tmp_path / "c4" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz([doc]))
     with pytest.raises(SystemExit, match="smaller --vocab_size"):
         tt.train([str(tmp_path / "c4")], str(tmp_path / "out"), vocab_size=5000)
+
+
+def test_lone_surrogates_do_not_break_training_or_encoding(model, tmp_path):
+    from tokenizer.documents import iter_file
+
+    text = json.loads('"pair \\ud83d\\ude00 lone \\ud800 end"')
+    (tmp_path / "c4").mkdir()
+    path = tmp_path / "c4" / "documents-00000-of-00001.jsonl"
+    path.write_text(json.dumps({"id": "c4/s", "text": text, "source": "c4"}) + "\n")
+    [doc] = list(iter_file(str(path)))
+    assert doc.text == "pair 😀 lone \ufffd end"
+    enc = Encoder.load(str(model), eos=False)
+    assert enc.decode(enc.ids(text)) == doc.text
 
 
 def test_line_split_encoding_equals_whole_string(model, corpus_dir):

@@ -81,14 +81,26 @@ def read_documents(stream: BinaryIO, path: str = "") -> Iterator[Document | Read
             yield ReadError("malformed_json", path, f"line {number}: {exc}")
 
 
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: JSON lets lone surrogates (`"\\ud800"`) through, and neither UTF-8
+    nor SentencePiece accepts them. Surrogate pairs are joined, lone ones become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def iter_file(path: str, hint: str = "") -> Iterator[Document | ReadError]:
     """Open, decompress and read one document file; the source falls back to `hint`."""
     from corpus.fileio import guarded
 
     with _open(path) as stream:
         for item in guarded(read_documents(stream, path), path):
-            if isinstance(item, Document) and not item.source and hint:
-                item = Document(item.id, item.text, hint, item.added, item.metadata)
+            if isinstance(item, Document):
+                text = valid_text(item.text)
+                if (not item.source and hint) or text is not item.text:
+                    item = Document(item.id, text, item.source or hint, item.added, item.metadata)
             yield item
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from corpus.shards import optimal_dtype
+from tokenizer.documents import valid_text
 
 NEWLINE = "\n"
 SPACE = "\u2581"  # SentencePiece's whitespace symbol
@@ -71,6 +72,15 @@ class Encoder:
 
     def ids(self, text: str) -> list[int]:
         """The ids of `text` alone (no BOS/EOS), identical to `sp.encode(text)`."""
+        try:
+            return self._ids(text)
+        except (UnicodeEncodeError, RuntimeError):
+            fixed = valid_text(text)  # lone surrogates (JSON allows them) -> U+FFFD
+            if fixed is text:
+                raise
+            return self._ids(fixed)
+
+    def _ids(self, text: str) -> list[int]:
         if not self.exact_split or NEWLINE not in text:
             return self.sp.encode(text)
         first, *rest = text.split(NEWLINE)

@@ -218,6 +218,10 @@ def training_lines(text: str, max_bytes: int) -> Iterator[str]:
             cut = max_bytes
             while cut > 0 and (encoded[cut] & 0xC0) == 0x80:  # not inside a UTF-8 sequence
                 cut -= 1
+            if cut == 0:  # max_bytes shorter than one character: cut after that character
+                cut = 1
+                while cut < len(encoded) and (encoded[cut] & 0xC0) == 0x80:
+                    cut += 1
             space = encoded.rfind(b" ", max_bytes // 2, cut)
             if space > 0:
                 cut = space
