@@ -35,6 +35,19 @@ def test_training_lines_cut_long_lines_at_whitespace_and_char_boundaries():
     assert "".join(pieces) == cjk and all(len(p.encode()) <= 10 for p in pieces)
 
 
+def test_fast_line_split_agrees_with_training_lines():
+    import random
+
+    rng = random.Random(1)
+    alphabet = ["a", " ", "\n", "é", "😀", "\r", "x" * 50]
+    for _ in range(1500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        for limit in (4, 8, 64, 5000):
+            lines = list(tt.training_lines(text, limit))
+            assert tt.split_lines(text, limit) == lines
+            assert tt.text_bytes(text, limit) == sum(len(line.encode()) + 1 for line in lines)
+
+
 def test_shares_renormalised_and_rates():
     shares = tt.normalise_shares(tt.TABLE1_SHARES, ["c4", "wikipedia"])
     assert shares == pytest.approx({"c4": 15 / 19.5, "wikipedia": 4.5 / 19.5})

@@ -185,16 +185,22 @@ def split_lines(text: str, max_bytes: int) -> list[str]:
     """`list(training_lines(text, max_bytes))`, with a fast path for the common case."""
     if "\r" not in text:
         lines = text.split("\n")
-        if max(map(len, lines)) * 4 <= max_bytes:  # no line can exceed max_bytes in UTF-8
+        if _all_fit(text, lines, max_bytes):
             return [line for line in lines if line]
     return list(training_lines(text, max_bytes))
+
+
+def _all_fit(text: str, lines: list[str], max_bytes: int) -> bool:
+    """No line is longer than `max_bytes` in UTF-8 (checked without encoding when possible)."""
+    longest = max(map(len, lines))
+    return longest * 4 <= max_bytes or (longest <= max_bytes and text.isascii())
 
 
 def text_bytes(text: str, max_bytes: int) -> int:
     """UTF-8 bytes of `text` as SentencePiece sees it: its training lines plus one newline each."""
     if "\r" not in text:
         lines = text.split("\n")
-        if max(map(len, lines)) * 4 <= max_bytes:
+        if _all_fit(text, lines, max_bytes):
             return len(text.encode("utf-8")) + 1 - lines.count("")
     return sum(len(line.encode("utf-8")) + 1 for line in training_lines(text, max_bytes))
 
