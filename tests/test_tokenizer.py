@@ -197,6 +197,15 @@ def test_text_file_mode_gives_the_same_model(corpus_dir, model, tmp_path):
     assert Path(result.model).read_bytes() == model.read_bytes()
     card = json.loads(Path(result.card).read_text())
     assert card["training_data"]["text_bytes"] == text.stat().st_size
+    # Stripping the run's paths: the direct search and the full protobuf walk agree.
+    import sentencepiece as spm
+
+    options = json.loads(Path(result.card).read_text())["options"]
+    spm.set_random_generator_seed(1)
+    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(tmp_path / "raw"), minloglevel=1, **options)
+    raw = (tmp_path / "raw.model").read_bytes()
+    assert raw != model.read_bytes()  # carries the paths
+    assert tt.canonical_model(raw) == tt.canonical_model(raw, [str(text)], str(tmp_path / "raw")) == model.read_bytes()
 
 
 def test_too_little_text_fails_clearly(tmp_path):

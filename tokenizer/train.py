@@ -441,11 +441,11 @@ def train_text(
         prefix = os.path.join(tmp, "tokenizer")
         spm.set_random_generator_seed(seed)
         try:
-            spm.SentencePieceTrainer.train(input=",".join(text_files), model_prefix=prefix, minloglevel=1, **options)
+            spm.SentencePieceTrainer.train(input=list(text_files), model_prefix=prefix, minloglevel=1, **options)
         except RuntimeError as exc:
             _too_small(exc, options, data)
         with open(prefix + ".model", "rb") as handle:
-            model = canonical_model(handle.read())
+            model = canonical_model(handle.read(), list(text_files), prefix)
     return _write(model, out_dir, options, seed, data, {"text_files": list(text_files)}, started)
 
 
@@ -512,12 +512,18 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
         yield key >> 3, wire, buf[start:pos], payload
 
 
-def canonical_model(model: bytes) -> bytes:
+def canonical_model(model: bytes, inputs: Sequence[str] = (), prefix: Optional[str] = None) -> bytes:
     """The model without the run's file paths (TrainerSpec `input`, `model_prefix`).
 
     Done on the protobuf wire format: sentencepiece's generated `_pb2` module refuses the
-    protobuf runtime Apache Beam pins, and these two fields are all that needs to change.
+    protobuf runtime Apache Beam pins, and these two fields are all that needs to change. When
+    the paths are known, their serialised bytes are found directly (TrainerSpec writes them
+    first); otherwise every field is walked.
     """
+    if inputs and prefix is not None:
+        fast = _strip_known_paths(model, inputs, prefix)
+        if fast is not None:
+            return fast
     out = bytearray()
     for number, wire, raw, payload in _fields(model):
         if number == _TRAINER_SPEC and wire == 2:
@@ -526,6 +532,29 @@ def canonical_model(model: bytes) -> bytes:
         else:
             out += raw
     return bytes(out)
+
+
+def _strip_known_paths(model: bytes, inputs: Sequence[str], prefix: str) -> Optional[bytes]:
+    def string_field(number: int, value: str) -> bytes:
+        data = value.encode("utf-8")
+        return _encode_varint((number << 3) | 2) + _encode_varint(len(data)) + data
+
+    needle = b"".join(string_field(1, i) for i in inputs) + string_field(2, prefix)
+    pos = model.find(needle)
+    if pos < 0 or model.find(needle, pos + 1) >= 0:
+        return None
+    for width in range(1, 6):  # the TrainerSpec header (tag 2, varint length) ends at `pos`
+        start = pos - width - 1
+        if start < 0 or model[start] != (_TRAINER_SPEC << 3) | 2:
+            continue
+        try:
+            length, end = _varint(model, start + 1)
+        except IndexError:
+            continue
+        if end == pos and pos + length <= len(model) and length >= len(needle):
+            header = _encode_varint((_TRAINER_SPEC << 3) | 2) + _encode_varint(length - len(needle))
+            return model[:start] + header + model[pos + len(needle):]
+    return None
 
 
 def _fit(lines: Iterable[str], options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData]) -> bytes:
