@@ -294,10 +294,14 @@ def clean_article(doc: Document) -> Outcome:
     """Wikitext -> plain text, with the cited URLs in `ref_urls`; transient metadata removed."""
     import mwparserfromhell
 
-    body, refs = split_refs(doc.text)
-    code = mwparserfromhell.parse(body)
-    urls = _ref_urls(code, refs)
-    text = _clean_lines(_render(code, _hidden_prefixes(doc.metadata.get("namespace_prefixes", ()))))
+    try:
+        body, refs = split_refs(doc.text)
+        code = mwparserfromhell.parse(body)
+        urls = _ref_urls(code, refs)
+        text = _clean_lines(_render(code, _hidden_prefixes(doc.metadata.get("namespace_prefixes", ()))))
+    except RecursionError:
+        # Pathologically nested markup: one page, not the job, is lost (and counted).
+        return Drop("markup_too_deep")
     metadata = {k: v for k, v in doc.metadata.items() if k not in _TRANSIENT}
     metadata["ref_urls"] = urls
     if not text:

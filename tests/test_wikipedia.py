@@ -113,6 +113,19 @@ def test_headings_kept_only_above_content():
     assert text == "Intro.\nHistory\nEarly\nOld times.\nExternal links\nSite"
 
 
+def test_pathological_nesting_is_a_drop_not_a_crash(monkeypatch):
+    doc = wp.page_document(read(dump_xml(PAGES[:1]).encode())[0])
+
+    def explode(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(wp, "_render", explode)
+    assert wp.clean_article(doc) == Drop("markup_too_deep")
+    deep = "[[a|" * 300 + "x" + "]]" * 300  # really nested: parses and renders without crashing
+    monkeypatch.undo()
+    assert isinstance(wp.wikitext_to_text(deep), str)
+
+
 def test_template_leftovers_tidied():
     assert wp.wikitext_to_text("Asphalt ({{IPAc-en|x}}, also {{IPAc-en|y}}) is black {{cn}}.") == \
         "Asphalt (also) is black."
