@@ -645,7 +645,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help="mixture weights, e.g. 'commoncrawl=67,c4=15'; default LLaMA Table 1, renormalised over the sources present")
     parser.add_argument("--max_bytes", type=float, default=1e10, help="cap on the sampled text (UTF-8 bytes)")
     parser.add_argument("--max_repeat", type=float, default=1.0,
-                        help="how often a small source's documents may repeat to reach its share (1 = never); "
+                        help="how often each line of a small source may be used to reach its share (1 = once); "
                              "the sample follows the shares exactly, so the scarcest source sets its size")
     parser.add_argument("--min_bytes", type=float, default=DEFAULT_MIN_BYTES,
                         help="floor on the sample size: when exact shares would give less (small inputs), sources "
