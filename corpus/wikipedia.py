@@ -447,6 +447,7 @@ _SPACES = re.compile(r"[ \t\u00a0]+")
 _EMPTY_PARENS = re.compile(r"\([\s,;:]*\)|\[\s*\]")
 _PAREN_OPEN_PUNCT = re.compile(r"\(\s*[,;:]+\s*")
 _PAREN_CLOSE_PUNCT = re.compile(r"\s*[,;:]+\s*\)")
+_PUNCT_RUN = re.compile(r"([,;])(?:\s*[,;])+")  # "Rosenbaum,; – 1982" once a date template is gone
 _PAREN_INNER_SPACE = re.compile(r"(?<=\()\s+|\s+(?=\))")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])")
 _TABLE_LEFTOVER = re.compile(r"^(\{\||\|\}|\|-|\|\+|\||!)")  # table rows the parser left as text
@@ -494,6 +495,7 @@ def _clean_lines(rendered: str) -> str:
         line = _PAREN_OPEN_PUNCT.sub("(", line)
         line = _PAREN_CLOSE_PUNCT.sub(")", line)
         line = _PAREN_INNER_SPACE.sub("", line)
+        line = _PUNCT_RUN.sub(lambda m: ";" if ";" in m.group(0) else ",", line)
         line = _SPACE_BEFORE_PUNCT.sub(r"\1", line)
         line = _SPACES.sub(" ", line).strip()
         if line and any(ch.isalnum() for ch in line):

@@ -129,6 +129,8 @@ def test_pathological_nesting_is_a_drop_not_a_crash(monkeypatch):
 def test_template_leftovers_tidied():
     assert wp.wikitext_to_text("Asphalt ({{IPAc-en|x}}, also {{IPAc-en|y}}) is black {{cn}}.") == \
         "Asphalt (also) is black."
+    assert wp.wikitext_to_text("Ayn Rand (born Alisa Rosenbaum, {{OldStyleDate|x}}; – March 6, 1982)") == \
+        "Ayn Rand (born Alisa Rosenbaum; – March 6, 1982)"
 
 
 # ---------------------------------------------------------------------------------------------
