@@ -69,20 +69,12 @@ def iter_metadata(directory: Path, limit: int = MAX_DOCS) -> Iterator[dict]:
                 continue
 
 
-def find_cutoffs(data: Any) -> dict[str, float]:
-    """Perplexity cutoffs from a model card: a `cutoffs` mapping/list, or keys like head/middle/p30."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if "cutoff" in str(key).lower():
-                if isinstance(value, dict):
-                    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
-                if isinstance(value, (list, tuple)):
-                    return {f"cutoff {i + 1}": float(v) for i, v in enumerate(value) if isinstance(v, (int, float))}
-        for value in data.values():
-            found = find_cutoffs(value)
-            if found:
-                return found
-    return {}
+def find_cutoffs(card: Any) -> dict[str, float]:
+    """The head/middle/tail cutoffs of a `corpus.lm` model card (`cutoffs.p30`, `cutoffs.p60`)."""
+    cutoffs = card.get("cutoffs") if isinstance(card, dict) else None
+    if not isinstance(cutoffs, dict):
+        return {}
+    return {key: float(cutoffs[key]) for key in ("p30", "p60") if isinstance(cutoffs.get(key), (int, float))}
 
 
 def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, limit: int = MAX_DOCS) -> dict:

@@ -35,7 +35,7 @@ def outputs(tmp_path_factory) -> tuple[Path, Path]:
                     meta["perplexity"] = float(rng.lognormal(6, 0.5))
                 handle.write(json.dumps({"id": f"{source}/{i}", "text": "x", "source": source, "metadata": meta}) + "\n")
     (models / "lm").mkdir()
-    (models / "lm" / "en.json").write_text(json.dumps({"language": "en", "cutoffs": {"head": 340.0, "middle": 520.0}}))
+    (models / "lm" / "en.json").write_text(json.dumps({"language": "en", "cutoffs": {"n": 20, "p30": 340.0, "p60": 520.0}}))
     for seed, (source, n) in enumerate(SIZES.items()):
         make_series(root / "tokens", source, n, seed)
     assert sampler.main(["--tokens", "10K", "--input", str(root / "tokens"), "--output", str(root / "mixture"),
@@ -62,7 +62,7 @@ def test_report_renders_every_chart(rendered):
     for chart in ("documents", "drops", "languages", "perplexity", "mixture", "loss"):
         assert (out / f"{chart}.png").stat().st_size > 5000, chart
         assert f'src="{chart}.png"' in page
-    assert "head 340" in page and "67.00%" in page and "67.0%" in page
+    assert "p30 340" in page and "67.00%" in page and "67.0%" in page
     assert 'class="missing"' not in page
 
 
@@ -75,9 +75,9 @@ def test_report_with_nothing(tmp_path):
 
 
 def test_cutoffs_found_in_various_cards():
-    assert report.find_cutoffs({"cutoffs": [340, 520]}) == {"cutoff 1": 340.0, "cutoff 2": 520.0}
-    assert report.find_cutoffs({"lm": {"perplexity_cutoffs": {"p30": 1.5, "p60": 2}}}) == {"p30": 1.5, "p60": 2.0}
-    assert report.find_cutoffs({"nothing": 1}) == {}
+    card = {"cutoffs": {"n": 20, "p30": 150.8, "p60": 171, "percentiles": {"p10": 1.0}}}
+    assert report.find_cutoffs(card) == {"p30": 150.8, "p60": 171.0}
+    assert report.find_cutoffs({"languages": ["en"]}) == {}
 
 
 def chromium() -> str | None:
