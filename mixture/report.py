@@ -79,7 +79,7 @@ def find_cutoffs(card: Any) -> dict[str, float]:
 
 def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, limit: int = MAX_DOCS) -> dict:
     data: dict[str, Any] = {"stats": {}, "languages": {}, "perplexity": [], "cutoffs": {}, "tokens": {},
-                            "mixture": None, "log": []}
+                            "buckets": Counter(), "mixture": None, "log": []}
     for source in SOURCES:
         stats = _read_json(root / source / "stats.json")
         if stats:
@@ -90,6 +90,8 @@ def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, l
                 langs[str(meta["language"])] += 1
             if source == "commoncrawl" and isinstance(meta.get("perplexity"), (int, float)):
                 data["perplexity"].append((float(meta["perplexity"]), str(meta.get("language", ""))))
+            if source == "commoncrawl" and meta.get("bucket"):
+                data["buckets"][str(meta["bucket"])] += 1
         if langs:
             data["languages"][source] = langs
         manifest = _read_json(tokens / source / "manifest.json")
@@ -402,6 +404,27 @@ nav a {{ margin-right: 1em; }}
     return path
 
 
+def summary(data: dict, out: Path) -> str:
+    """The demo's closing text: documents per source, top drops, languages, buckets, outputs."""
+    lines = [f"{'source':<14} {'in':>7} {'written':>8} {'tokens':>10}  top drop reasons"]
+    for source, stats in data["stats"].items():
+        drops = sorted(stats.get("dropped", {}).items(), key=lambda kv: -kv[1])[:3]
+        tokens = data["tokens"].get(source, {}).get("tokens")
+        tokens_text = f"{tokens:,}" if isinstance(tokens, int) else "-"
+        lines.append(f"{source:<14} {stats.get('documents_in', 0):>7,} {stats.get('documents_written', 0):>8,} "
+                     f"{tokens_text:>10}  " + ", ".join(f"{r} {n:,}" for r, n in drops))
+    for source, langs in data["languages"].items():
+        lines.append(f"languages {source}: " + ", ".join(f"{k} {v}" for k, v in langs.most_common(6)))
+    if data["buckets"]:
+        lines.append("commoncrawl buckets written: " + ", ".join(f"{k} {v}" for k, v in sorted(data["buckets"].items())))
+    if data["log"]:
+        losses = [row["loss"] for row in data["log"] if isinstance(row.get("loss"), (int, float))]
+        if losses:
+            lines.append(f"training loss: {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} logged steps")
+    lines.append(f"data card: {out / 'index.html'}")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mixture.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -416,8 +439,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     root = Path(args.root)
     data = gather(root, Path(args.tokens or root / "tokens"), Path(args.mixture or root / "mixture"),
                   Path(args.train or root / "train"), Path(args.models), args.max_docs)
-    path = render(data, Path(args.out))
-    print(f"wrote {path}", file=sys.stderr)
+    render(data, Path(args.out))
+    print(summary(data, Path(args.out)))
     return 0
 
 

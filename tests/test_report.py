@@ -110,3 +110,13 @@ def test_report_in_headless_browser(rendered, tmp_path):
     # The charts were drawn: the page is far from a blank white screenshot.
     histogram = image.histogram()
     assert histogram[255] < 0.97 * sum(histogram)
+
+
+def test_summary_lists_every_source_with_its_counts(outputs, tmp_path):
+    root, models = outputs
+    data = report.gather(root, root / "tokens", root / "mixture", root / "train", models)
+    text = report.summary(data, tmp_path)
+    for source, stats in data["stats"].items():
+        line = next(l for l in text.splitlines() if l.startswith(source))
+        assert f"{stats['documents_in']:,}" in line and f"{stats['documents_written']:,}" in line
+    assert text.endswith(f"data card: {tmp_path / 'index.html'}")
