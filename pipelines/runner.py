@@ -89,6 +89,15 @@ def run(
     args.input = expand_inputs(args.input)
     args.added = args.added or dt.datetime.now(dt.timezone.utc).date().isoformat()
 
+    return execute(source, build, args, beam_argv)
+
+
+def execute(source: str, build: Build, args: argparse.Namespace, beam_argv: Sequence[str]) -> Ledger:
+    """Run `build(pipeline, args)` with Beam options `beam_argv`; write and return the stats ledger.
+
+    `args.output` is where `stats.json` goes. Shared by every job that runs as a Beam pipeline
+    (the source pipelines and `tokenizer.encode`).
+    """
     options = PipelineOptions(list(beam_argv))
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = LOCAL_RUNNER

@@ -12,7 +12,8 @@ ADDED=${ADDED:-2026-01-01}   # fixed so reruns are byte-identical
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Wikipedia dumps -> documents"
-$PY -m pipelines.wikipedia --output "$OUT/wikipedia" --added "$ADDED"
+# --verify_language: the dbpedia "de" sample claims to be enwiki in its siteinfo
+$PY -m pipelines.wikipedia --output "$OUT/wikipedia" --added "$ADDED" --verify_language
 
 step "Models: per-language SentencePiece+KenLM, quality classifier, LID card"
 $PY -m corpus.models build --output "$MODELS" --wikipedia "$OUT/wikipedia"

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import pytest
 
 from corpus import stackexchange as se
 from corpus.document import Document

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-import datetime as dt
 import os
 import shutil
 import sys
@@ -26,12 +25,11 @@ from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from corpus.document import Document
 from corpus.ledger import DOCUMENTS_WRITTEN, Ledger
 from corpus.shards import Manifest, ShardInfo, ShardWriter, write_manifest
-from pipelines.runner import LOCAL_RUNNER, collect_counters, expand_inputs, summary, write_stats
+from pipelines.runner import execute, expand_inputs
 from pipelines.transforms import CountIn, ReadFiles, count, count_info, shard_of
 from tokenizer.documents import default_inputs, is_document_file, read_documents
 from tokenizer.model import Encoder, read_bytes
@@ -204,28 +202,11 @@ def run(argv: Optional[Sequence[str]] = None) -> Ledger:
     if args.num_buckets < 1 or args.max_tokens_per_shard < 1:
         parser.error("--num_buckets and --max_tokens_per_shard must be positive")
     args.input = expand_inputs(args.input or default_inputs())
-    options = PipelineOptions(list(beam_argv))
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = LOCAL_RUNNER
-    started = _now()
-    pipeline = beam.Pipeline(options=options)
-    build(pipeline, args)
-    result = pipeline.run()
-    result.wait_until_finish()
-    ledger = Ledger.from_counters(
-        "tokens", collect_counters(result),
-        options={k: v for k, v in sorted(vars(args).items())}, started=started, finished=_now(),
-    )
-    write_stats(args.output, ledger)
-    print(summary(ledger, args.output), file=sys.stderr)
+    ledger = execute("tokens", build, args, beam_argv)
     for name, value in sorted(ledger.info.items()):
         if name.startswith("tokens"):
             print(f"    {name}: {value:,}", file=sys.stderr)
     return ledger
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Ledger:

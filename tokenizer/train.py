@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
-from corpus.document import Document
 from corpus.fileio import ReadError
 from tokenizer.documents import default_inputs, find_document_files, iter_file, source_of
 
