@@ -172,3 +172,16 @@ def test_help_lists_our_flags_and_mentions_beam_options(capsys):
         runner.run("c4", "toy", _build, ["--help"])
     out = capsys.readouterr().out
     assert "--input" in out and "--num_shards" in out and "DataflowRunner" in out
+
+
+@pytest.mark.parametrize("fmt,builder", [("jsonl.gz", "json"), ("parquet", "parquet")])
+def test_hf_datasets_loads_our_shards(tmp_path, monkeypatch, fmt, builder):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    datasets = pytest.importorskip("datasets")
+    ledger = _run(_inputs(tmp_path), tmp_path / "out", "--format", fmt, "--num_shards", "2")
+    files = sorted(str(p) for p in (tmp_path / "out").glob(f"documents-*.{fmt}"))
+    loaded = datasets.load_dataset(builder, data_files=files, split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.num_rows == ledger.documents_written
+    assert set(loaded.column_names) == {"id", "text", "source", "added", "metadata"}
+    assert all(row["source"] == "c4" for row in loaded)
