@@ -29,14 +29,15 @@ UNIQUE_B = {"commoncrawl": 853, "c4": 198, "github": 98, "wikipedia": 25.7, "boo
 VOCAB = 32000
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {repo!r})
 from mixture import sample
 start = time.perf_counter()
 rc = sample.main({argv!r})
 seconds = time.perf_counter() - start
-print(json.dumps({{"rc": rc, "seconds": seconds,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+# VmHWM is this process's own peak; ru_maxrss would carry the parent's peak over fork+exec.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({{"rc": rc, "seconds": seconds, "max_rss_mb": hwm_kb / 1024}}))
 """
 
 
