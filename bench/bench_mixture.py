@@ -62,7 +62,7 @@ def build_inputs(root: Path, total_tokens: int, seed: int = 0) -> int:
 
 def run_sampler(inputs: Path, output: Path, tokens: str, workers: int = 1) -> dict:
     shutil.rmtree(output, ignore_errors=True)
-    argv = ["--tokens", tokens, "--input", str(inputs), "--output", str(output), "--shard-tokens", "10M",
+    argv = ["--tokens", tokens, "--input", str(inputs), "--output", str(output), "--shard_tokens", "10M",
             "--workers", str(workers)]
     code = _CHILD.format(repo=str(REPO), argv=argv)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
@@ -91,8 +91,8 @@ def trainer_speed(data: Path, out: Path, steps: int = 15) -> dict:
     from trainer import train
 
     shutil.rmtree(out, ignore_errors=True)
-    argv = ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq-len", "256", "--batch-size", "8",
-            "--steps", str(steps), "--threads", "1", "--ckpt-every", "100000", "--vocab-size", str(VOCAB)]
+    argv = ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq_len", "256", "--batch_size", "8",
+            "--steps", str(steps), "--threads", "1", "--ckpt_every", "100000", "--vocab_size", str(VOCAB)]
     start, cpu = time.perf_counter(), time.process_time()
     train.main(argv)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -434,7 +434,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--mixture", help="mixture output (default ROOT/mixture)")
     parser.add_argument("--train", help="trainer output (default ROOT/train)")
     parser.add_argument("--models", default="models", help="models directory (lm/<lang>.json cutoffs)")
-    parser.add_argument("--max-docs", type=int, default=MAX_DOCS, help="documents sampled per source for metadata")
+    parser.add_argument("--max_docs", type=int, default=MAX_DOCS, help="documents sampled per source for metadata")
     args = parser.parse_args(argv)
     root = Path(args.root)
     data = gather(root, Path(args.tokens or root / "tokens"), Path(args.mixture or root / "mixture"),

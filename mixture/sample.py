@@ -1,7 +1,7 @@
 """Mix per-source token shards into one stream of Megatron shards, by the LLaMA Table 1 proportions.
 
     python -m mixture.sample --tokens 1.4T --input out/tokens --output out/mixture
-    python -m mixture.sample --tokens 1.4T --dry-run --available commoncrawl=853B,c4=198B,...
+    python -m mixture.sample --tokens 1.4T --dry_run --available commoncrawl=853B,c4=198B,...
 
 Reads `INPUT/<source>/manifest.json` (written by `python -m tokenizer.encode`), prints the plan
 (source, share, available, drawn, epochs, documents, output bytes) and writes `OUTPUT/mixture_NNNNN
@@ -365,12 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--renormalise", "--renormalize", action="store_true",
                         help="drop mixture sources that have no input and rescale the others (default: refuse)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the document draws and the interleaving")
-    parser.add_argument("--shard-tokens", default="128M", help="target tokens per output shard (default 128M)")
-    parser.add_argument("--block-docs", type=int, default=512,
+    parser.add_argument("--shard_tokens", default="128M", help="target tokens per output shard (default 128M)")
+    parser.add_argument("--block_docs", type=int, default=512,
                         help="documents per block of the seeded per-pass block permutation (reads are per block)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="processes writing shards in parallel")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    # The one flag with two spellings: the spec names `python -m mixture.sample --tokens 1.4T --dry-run`
+    # as a user command, so the hyphen form is kept next to the house underscore style.
+    parser.add_argument("--dry_run", "--dry-run", action="store_true",
+                        help="print the plan and stop (--dry-run is accepted too, as the spec writes it)")
     return parser
 
 

@@ -46,10 +46,10 @@ $PY -m tokenizer.encode --input "$OUT"/{commoncrawl,c4,github,wikipedia,books,ar
 
 step "Mixture at LLaMA Table 1 proportions"
 # --renormalise: a sample source that came out empty is left out of the plan (and the plan says so).
-$PY -m mixture.sample --tokens 2M --input "$OUT/tokens" --output "$OUT/mixture" --renormalise --shard-tokens 512K
+$PY -m mixture.sample --tokens 2M --input "$OUT/tokens" --output "$OUT/mixture" --renormalise --shard_tokens 512K
 
 step "Reference trainer: a short CPU run"
-$PY -m trainer.train --data "$OUT/mixture" --out "$OUT/train" --config tiny --steps 60 --seq-len 128 --batch-size 8
+$PY -m trainer.train --data "$OUT/mixture" --out "$OUT/train" --config tiny --steps 60 --seq_len 128 --batch_size 8
 
 step "Data card"
 $PY -m mixture.report --root "$OUT" --models "$MODELS" --out "$OUT/report"

@@ -66,13 +66,13 @@ fi
 
 log "mixture ($TOKENS tokens, Table 1 shares renormalised over: ${SOURCES})"
 "$PY" -m mixture.sample --tokens "$TOKENS" --input "$WORK/tokens" --output "$WORK/mixture" --renormalise \
-  --shard-tokens 8M --workers 8
+  --shard_tokens 8M --workers 8
 
 log "train $CONFIG: $STEPS steps of $BATCH x $ACCUM x $SEQ tokens"
 rm -rf "$WORK/train"
 timeout "$LIMIT" "$PY" -m trainer.train --data "$WORK/mixture" --out "$WORK/train" --config "$CONFIG" \
-  --steps "$STEPS" --batch-size "$BATCH" --grad-accum "$ACCUM" --seq-len "$SEQ" --log-every 10 \
-  --ckpt-every 100000 || echo "training stopped (exit $?); summarising what was logged"
+  --steps "$STEPS" --batch_size "$BATCH" --grad_accum "$ACCUM" --seq_len "$SEQ" --log_every 10 \
+  --ckpt_every 100000 || echo "training stopped (exit $?); summarising what was logged"
 
 log "summary"
 "$PY" - "$WORK/train/log.jsonl" "$CONFIG" <<'EOF'

@@ -46,7 +46,7 @@ def digests(directory: Path) -> dict[str, str]:
 
 
 def run(tokens: Path, out: Path, *extra: str) -> int:
-    return sampler.main(["--tokens", "20K", "--input", str(tokens), "--output", str(out), "--shard-tokens", "4K",
+    return sampler.main(["--tokens", "20K", "--input", str(tokens), "--output", str(out), "--shard_tokens", "4K",
                          "--workers", "1", *extra])
 
 
@@ -78,7 +78,7 @@ def test_table1_epochs_reproduced():
 
 def test_table1_cli_dry_run(capsys):
     available = ",".join(f"{n}={share * 1.4e12 / epochs / 1e9:.3f}B" for n, (share, epochs, _) in TABLE1.items())
-    assert sampler.main(["--tokens", "1.4T", "--dry-run", "--available", available]) == 0
+    assert sampler.main(["--tokens", "1.4T", "--dry_run", "--available", available]) == 0
     table = capsys.readouterr().out
     for name, (_, epochs, _) in TABLE1.items():
         line = next(l for l in table.splitlines() if l.startswith(name))
@@ -131,7 +131,7 @@ def test_permutation_is_a_bijection_and_lazy():
 
 def test_1_4T_plans_instantly_and_refuses_small_disk(tokens, tmp_path, capsys):
     start = time.perf_counter()
-    assert sampler.main(["--tokens", "1.4T", "--input", str(tokens), "--dry-run"]) == 0
+    assert sampler.main(["--tokens", "1.4T", "--input", str(tokens), "--dry_run"]) == 0
     assert time.perf_counter() - start < 2
     assert sampler.main(["--tokens", "1.4T", "--input", str(tokens), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -195,7 +195,7 @@ def test_draw_ranges_are_lazy_at_scale():
 @pytest.mark.parametrize("block", ["3", "512"])
 def test_output_manifest_and_content(tokens, tmp_path, block):
     out = tmp_path / "mix"
-    assert run(tokens, out, "--block-docs", block) == 0
+    assert run(tokens, out, "--block_docs", block) == 0
     manifest = shardlib.verify_series(out)
     plan = planlib.Plan.from_dict(manifest.extra["plan"])
     assert manifest.source == "mixture" and manifest.extra["seed"] == 0

@@ -39,7 +39,7 @@ def outputs(tmp_path_factory) -> tuple[Path, Path]:
     for seed, (source, n) in enumerate(SIZES.items()):
         make_series(root / "tokens", source, n, seed)
     assert sampler.main(["--tokens", "10K", "--input", str(root / "tokens"), "--output", str(root / "mixture"),
-                         "--shard-tokens", "4K", "--workers", "1"]) == 0
+                         "--shard_tokens", "4K", "--workers", "1"]) == 0
     (root / "train").mkdir()
     with (root / "train" / "log.jsonl").open("w") as log:
         for step in range(1, 51):

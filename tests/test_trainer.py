@@ -32,8 +32,8 @@ def data(tmp_path_factory) -> Path:
 
 
 def train_args(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq-len", "32", "--batch-size", "8",
-            "--threads", "1", "--ckpt-every", "1000", *extra]
+    return ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq_len", "32", "--batch_size", "8",
+            "--threads", "1", "--ckpt_every", "1000", *extra]
 
 
 def losses(out: Path) -> list[float]:
@@ -120,10 +120,10 @@ def test_tiny_training_loss_falls(data, tmp_path):
 def test_resume_matches_uninterrupted_run(data, tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert trainer.main(train_args(data, whole, "--steps", "12")) == 0
-    assert trainer.main(train_args(data, parts, "--steps", "12", "--stop-after", "5")) == 0
+    assert trainer.main(train_args(data, parts, "--steps", "12", "--stop_after", "5")) == 0
     assert len(losses(parts)) == 5
     # Simulate a crash after step 7's log line but before its checkpoint: the log is cut back.
-    assert trainer.main(train_args(data, parts, "--steps", "12", "--stop-after", "7")) == 0
+    assert trainer.main(train_args(data, parts, "--steps", "12", "--stop_after", "7")) == 0
     ckpt = torch.load(parts / "checkpoint.pt", weights_only=False)
     assert ckpt["step"] == 7 and ckpt["sample"] == 7 * 8
     assert trainer.main(train_args(data, parts, "--steps", "12")) == 0

@@ -7,14 +7,14 @@ matrices only), gradient clipping at 1.0, linear warmup then cosine decay to 10%
 Warmup is 2,000 steps at full scale; for shorter runs it is 2% of the steps (at least 1, at most
 2,000) unless `--warmup` is given. Data: fixed-length windows in a seeded order (trainer/data.py).
 
-Checkpoints (`OUT/checkpoint.pt`, written atomically every `--ckpt-every` steps and at the end)
+Checkpoints (`OUT/checkpoint.pt`, written atomically every `--ckpt_every` steps and at the end)
 hold the model, optimizer, schedule, next sample index and RNG states; rerunning the same command
 resumes from it and reproduces the loss curve of an uninterrupted run step by step. Logs: one JSON
 line per step in `OUT/log.jsonl` (step, loss, lr, grad_norm, tokens, tokens_per_s, mfu) and stdout.
 
 On CUDA: bf16 autocast, fused AdamW, SDPA (FlashAttention) and torch.compile (`--compile auto`);
 MFU = 6 N tokens/s over the GPU's dense bf16 peak (A100 312, H100 SXM 989, H100 PCIe 756,
-H200 989 TFLOP/s; `--peak-tflops` overrides). See docs/trainer.md.
+H200 989 TFLOP/s; `--peak_tflops` overrides). See docs/trainer.md.
 """
 from __future__ import annotations
 
@@ -79,29 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="out/mixture", help="mixture directory (manifest.json + shards)")
     p.add_argument("--out", default="out/train", help="checkpoint and log directory")
     p.add_argument("--config", default="tiny", choices=sorted(CONFIGS), help="model shape (trainer/model.py)")
-    p.add_argument("--vocab-size", type=int, help="default: the data manifest's vocab_size")
-    p.add_argument("--tie-embeddings", choices=("auto", "yes", "no"), default="auto",
+    p.add_argument("--vocab_size", type=int, help="default: the data manifest's vocab_size")
+    p.add_argument("--tie_embeddings", choices=("auto", "yes", "no"), default="auto",
                    help="share input embedding and output head (auto: the config's choice)")
-    p.add_argument("--seq-len", type=int, help="tokens per window (default: config max_seq_len)")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per micro-batch")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--seq_len", type=int, help="tokens per window (default: config max_seq_len)")
+    p.add_argument("--batch_size", type=int, default=8, help="windows per micro-batch")
+    p.add_argument("--grad_accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--steps", type=int, default=200, help="optimizer steps of the whole schedule")
-    p.add_argument("--stop-after", type=int, help="stop (with a checkpoint) after this step; rerun to resume")
+    p.add_argument("--stop_after", type=int, help="stop (with a checkpoint) after this step; rerun to resume")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the config's)")
-    p.add_argument("--min-lr-ratio", type=float, default=0.1, help="final LR as a fraction of the peak (LLaMA: 0.1)")
+    p.add_argument("--min_lr_ratio", type=float, default=0.1, help="final LR as a fraction of the peak (LLaMA: 0.1)")
     p.add_argument("--warmup", type=int, help="warmup steps (default: 2%% of --steps, 1..2000)")
-    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--weight_decay", type=float, default=0.1)
     p.add_argument("--beta1", type=float, default=0.9)
     p.add_argument("--beta2", type=float, default=0.95)
-    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--grad_clip", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the window order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="autocast dtype (auto: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--compile", choices=("auto", "yes", "no"), default="auto", help="torch.compile (auto: on CUDA)")
-    p.add_argument("--ckpt-every", type=int, default=100, help="checkpoint every N steps (and at the end)")
-    p.add_argument("--log-every", type=int, default=1)
-    p.add_argument("--peak-tflops", type=float, help="device peak for MFU when not in the built-in table")
+    p.add_argument("--ckpt_every", type=int, default=100, help="checkpoint every N steps (and at the end)")
+    p.add_argument("--log_every", type=int, default=1)
+    p.add_argument("--peak_tflops", type=float, help="device peak for MFU when not in the built-in table")
     p.add_argument("--threads", type=int, help="torch CPU threads (default on CPU: half the cores)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out and start over")
     return p
