@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Collection, Iterable, Mapping, Sequence
 
-from corpus.ccnet_text import EMPTY_LINE_HASH, line_hash
+from corpus.ccnet_text import EMPTY_LINE_HASH, text_line_hashes
 from corpus.document import Document
 from corpus.rules import Drop, Outcome, Rule
 
@@ -75,8 +75,8 @@ def text_lines(text: str) -> list[str]:
 
 
 def doc_line_hashes(text: str) -> list[int]:
-    """One hash per line of `text` (lines split on `\\n` as cc_net)."""
-    return [line_hash(line) for line in text_lines(text)]
+    """One hash per line of `text` (lines split on `\\n` as cc_net): `line_hash` of each line."""
+    return text_line_hashes(text)
 
 
 def countable_hashes(hashes: Sequence[int]) -> list[int]:

@@ -85,5 +85,5 @@ def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):
-        return [_sorted(v) for v in value]
+        return [_sorted(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
     return value

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from corpus.ccnet_text import normalize
+from corpus.ccnet_text import normalize, normalize_lines
 
 SP_SUFFIX = ".sp.model"
 LM_SUFFIX = ".arpa.bin"
@@ -170,8 +170,7 @@ class PerplexityModel:
         """(Σ log10 probability, Σ (pieces + 1)) over the lines of `text` (cc_net's DocLM sums)."""
         log_score = 0.0
         length = 0
-        for line in text.split("\n"):
-            normalized = normalize(line)
+        for normalized in normalize_lines(text):
             if not normalized:
                 continue
             pieces = self.pieces(normalized)

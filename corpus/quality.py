@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -60,12 +59,12 @@ LARGE_SET_OPTIONS = {"epoch": 5, "lr": 0.1}
 # ---------------------------------------------------------------------------------------------
 # Text and URLs
 # ---------------------------------------------------------------------------------------------
-_SPACES = re.compile(r"\s+")
-
-
 def classifier_text(text: str) -> str:
-    """One line for fastText: the document's lines joined by spaces (RedPajama), whitespace folded."""
-    return _SPACES.sub(" ", text).strip()
+    """One line for fastText: the document's lines joined by spaces (RedPajama), whitespace folded.
+
+    `str.split()` splits on exactly the characters `re`'s `\\s` matches (str.isspace), so this is
+    `re.sub(r"\\s+", " ", text).strip()` at a quarter of the cost."""
+    return " ".join(text.split())
 
 
 def normalize_url(url: str) -> str:

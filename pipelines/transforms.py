@@ -229,13 +229,17 @@ def shard_of(doc_id: str, num_shards: int) -> int:
     return int.from_bytes(hashlib.md5(doc_id.encode("utf-8")).digest()[:8], "little") % num_shards
 
 
+# Deflate level 6: zlib's and the gzip tool's default (Python's gzip module defaults to 9, which
+# costs ~25% more time for ~0.25% smaller shards on web text).
+GZIP_LEVEL = 6
+
+
 def encode_jsonl_gz(docs: Sequence[Document]) -> bytes:
     buffer = io.BytesIO()
     # mtime=0 and no file name: identical documents give identical bytes on every run.
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as gz:
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL) as gz:
         for doc in docs:
-            gz.write(doc.to_json().encode("utf-8"))
-            gz.write(b"\n")
+            gz.write(doc.to_json().encode("utf-8") + b"\n")
     return buffer.getvalue()
 
 

@@ -113,3 +113,36 @@ def test_fast_paths_agree_with_the_plain_definition():
     for text in samples:
         assert normalize_for_dedup(text) == _naive(text, dedup=True), repr(text)
         assert normalize(text) == _naive(text, dedup=False), repr(text)
+
+
+def _tricky_texts() -> list[str]:
+    import random
+
+    rng = random.Random(11)
+    alphabet = [chr(rng.randrange(0, 0x3100)) for _ in range(2000)] + list("abc XYZ 019 ,.'!?\t\n\r\x0b\x0c") \
+        + ["\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\x00", "\x7f", "\x9f", "\U0001d167", "\U0001f600",
+           "\u0301", "é", "１", "—", "…", "“", "Σ", "Α", "İ", "ß", "\u212a"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 80))) for _ in range(3000)]
+    # final sigma looks at neighbours, never across a newline; \x1c-\x1f are whitespace for strip
+    texts += ["ΑΣ\nΑΣ. \nΣΑ", "ΑΣ\u0301\nΒ", "x\x01 a\n \x01", "Α.Σ\n.Σ", "\x1c ΑΣ \x1d\nΑ", "\u212a\nK 12\n",
+              "Plain ASCII 42\n\n  second\t\nthird", "", "\n", "café\nplain\n\U0001f600 émoji 9\nmore"]
+    return texts
+
+
+def test_document_at_a_time_forms_agree_with_the_line_functions():
+    from corpus.ccnet_text import normalize_lines, text_line_hashes
+
+    def reference_hash(line: str) -> int:
+        return int.from_bytes(hashlib.sha1(normalize_for_dedup(line).encode("utf-8")).digest()[:8], "little")
+
+    for text in _tricky_texts():
+        lines = text.split("\n")
+        assert normalize_lines(text) == [normalize(line) for line in lines], repr(text)
+        assert text_line_hashes(text) == [reference_hash(line) for line in lines], repr(text)
+        assert [line_hash(line) for line in lines] == [reference_hash(line) for line in lines], repr(text)
+
+
+def test_combining_mark_planes_match_a_scan_of_every_code_point():
+    from corpus.ccnet_text import _mn_ranges
+
+    assert _mn_ranges() == _mn_ranges(None)

@@ -123,3 +123,16 @@ def test_models_build_writes_lid_card_and_classifier(tmp_path, cc_dir):
     with pytest.raises(SystemExit):
         models.main(["build", "--output", str(out), "--wikipedia", str(tmp_path / "missing"),
                      "--commoncrawl", str(cc_dir)])
+
+
+def test_classifier_text_folds_whitespace_like_the_regex():
+    import random
+    import re
+
+    from corpus.quality import classifier_text
+
+    rng = random.Random(5)
+    spaces = [chr(c) for c in range(0x3100) if chr(c).isspace()] + ["\u200b", "\ufeff", "a", "b", "é", " "]
+    for _ in range(2000):
+        text = "".join(rng.choice(spaces) for _ in range(rng.randrange(0, 30)))
+        assert classifier_text(text) == re.sub(r"\s+", " ", text).strip(), repr(text)
