@@ -27,18 +27,20 @@ LOCAL_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 
 Build = Callable[[beam.Pipeline, argparse.Namespace], None]
 
+BEAM_OPTIONS_HELP = (
+    "Any other flag is a standard Apache Beam pipeline option and is passed through, "
+    "e.g. --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp "
+    "--setup_file=./setup.py, or --direct_num_workers=2 "
+    "--direct_running_mode=multi_processing locally. Without --runner the local "
+    "FnApiRunner is used (no network access)."
+)
+
 
 def make_parser(source: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m pipelines.{source}",
         description=description,
-        epilog=(
-            "Any other flag is a standard Apache Beam pipeline option and is passed through, "
-            "e.g. --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp "
-            "--setup_file=./setup.py, or --direct_num_workers=2 "
-            "--direct_running_mode=multi_processing locally. Without --runner the local "
-            "FnApiRunner is used (no network access)."
-        ),
+        epilog=BEAM_OPTIONS_HELP,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--input", nargs="+", default=None,

@@ -29,7 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 from corpus.document import Document
 from corpus.ledger import DOCUMENTS_WRITTEN, Ledger
 from corpus.shards import Manifest, ShardInfo, ShardWriter, write_manifest
-from pipelines.runner import execute, expand_inputs
+from pipelines.runner import BEAM_OPTIONS_HELP, execute, expand_inputs
 from pipelines.transforms import CountIn, ReadFiles, count, count_info, shard_of
 from tokenizer.documents import default_inputs, is_document_file, read_documents
 from tokenizer.model import Encoder, read_bytes
@@ -175,12 +175,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tokenizer.encode",
         description=__doc__,
-        epilog=(
-            "Any other flag is a standard Apache Beam pipeline option and is passed through, e.g. "
-            "--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp --setup_file=./setup.py, "
-            "or --direct_num_workers=2 --direct_running_mode=multi_processing locally. Without --runner the "
-            "local FnApiRunner is used."
-        ),
+        epilog=BEAM_OPTIONS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--input", nargs="+", default=None,
