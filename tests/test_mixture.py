@@ -132,7 +132,7 @@ def test_permutation_is_a_bijection_and_lazy():
 def test_1_4T_plans_instantly_and_refuses_small_disk(tokens, tmp_path, capsys):
     start = time.perf_counter()
     assert sampler.main(["--tokens", "1.4T", "--input", str(tokens), "--dry_run"]) == 0
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10  # a per-document plan of 1.4T tokens would take minutes
     assert sampler.main(["--tokens", "1.4T", "--input", str(tokens), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "not enough disk" in err and "TB" in err
@@ -188,7 +188,7 @@ def test_draw_ranges_match_the_materialised_sequence(n, block):
 def test_draw_ranges_are_lazy_at_scale():
     start = time.perf_counter()
     begins, ends, _ = sampler.draw_ranges(0, "commoncrawl", 10**9, 512, 2 * 10**9 + 5, 2 * 10**9 + 200_005)
-    assert int((ends - begins).sum()) == 200_000 and time.perf_counter() - start < 1
+    assert int((ends - begins).sum()) == 200_000 and time.perf_counter() - start < 5  # materialising 1e9 draws would not
 
 
 # ---- writing --------------------------------------------------------------------------------
