@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
@@ -67,8 +68,6 @@ def expand_inputs(paths: Sequence[str]) -> list[str]:
 
 
 def _is_dir(path: str) -> bool:
-    import os
-
     if "://" in path:
         return path.endswith("/")
     return os.path.isdir(path)

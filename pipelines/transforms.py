@@ -8,8 +8,10 @@ them into `stats.json` after the job.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import logging
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
@@ -83,8 +85,6 @@ class _ReadFileFn(beam.DoFn):
 
 
 def _log_error(error: ReadError) -> None:
-    import logging
-
     logging.getLogger("llama_corpus").warning("input fault %s in %s: %s", error.reason, error.path, error.detail)
 
 
@@ -224,8 +224,6 @@ def shard_name(index: int, num_shards: int, fmt: str) -> str:
 
 
 def shard_of(doc_id: str, num_shards: int) -> int:
-    import hashlib
-
     return int.from_bytes(hashlib.md5(doc_id.encode("utf-8")).digest()[:8], "little") % num_shards
 
 
