@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
 from corpus.document import Document, make_id
-from corpus.fileio import ReadError
+from corpus.fileio import ReadError, guarded
 from corpus.rules import Drop
 
 SOURCE = "stackexchange"
@@ -124,10 +124,6 @@ def post_from_attributes(site: str, attrs: dict) -> Optional[Post]:
         creation_date=attrs.get("CreationDate", "") or "",
         accepted_answer_id=_int(attrs.get("AcceptedAnswerId")),
     )
-
-
-class BadRow(ValueError):
-    """A `<row>` without an integer Id/PostTypeId (counted, the rest of the file goes on)."""
 
 
 def iter_rows(stream: BinaryIO, site: str) -> Iterator[Union[Post, ReadError]]:
@@ -336,23 +332,15 @@ def _guard_rows(rows: Iterable[Union[Post, ReadError]], path: str) -> Iterator[U
     """Rows until the input breaks; then one ReadError (malformed XML or a broken archive)."""
     from defusedxml import DefusedXmlException
 
-    from corpus.fileio import classify_error
-
     try:
-        for item in rows:
-            if isinstance(item, ReadError):
-                yield ReadError(item.reason, path, item.detail)
-            else:
-                yield item
+        for item in guarded(rows, path):  # re-raises what `classify_error` does not know
+            if isinstance(item, ReadError):  # bad rows name the site: name the file instead
+                item = ReadError(item.reason, path, item.detail)
+            yield item
     except ArchiveError as exc:
         yield ReadError("corrupt_archive", path, str(exc))
     except DefusedXmlException as exc:
         yield ReadError("forbidden_xml", path, f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - classified, re-raised if it is a bug
-        reason = classify_error(exc)
-        if reason is None:
-            raise
-        yield ReadError(reason, path, f"{type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------------------------
