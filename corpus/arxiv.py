@@ -312,7 +312,6 @@ def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
 # Assembling a paper's LaTeX: main file, \input / \include inlined, local packages
 # --------------------------------------------------------------------------------------------
 _DOCCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z])")
-_BEGIN_DOC = re.compile(r"\\begin\s*\{document\}")
 _INPUT = re.compile(
     r"\\(?P<cmd>input|include|subfile)(?![A-Za-z@])\s*\{(?P<file>[^{}]*)\}"
     r"|\\(?P<icmd>import|subimport|inputfrom|subinputfrom)\*?\s*\{(?P<dir>[^{}]*)\}\s*\{(?P<ifile>[^{}]*)\}"
@@ -350,7 +349,7 @@ def choose_main(sources: dict[str, str]) -> Optional[str]:
     candidates = [n for n, t in sources.items() if _ext(n) in TEX_EXTENSIONS and _DOCCLASS.search(t)]
     if not candidates:
         return None
-    return min(candidates, key=lambda n: (_BEGIN_DOC.search(sources[n]) is None, n.count("/"),
+    return min(candidates, key=lambda n: (latex.BEGIN_DOCUMENT.search(sources[n]) is None, n.count("/"),
                                           -len(sources[n]), n))
 
 

@@ -406,7 +406,7 @@ def remove_definitions(text: str, definitions: list[Macro]) -> str:
 SECTION = re.compile(
     r"\\(?:part|chapter|section|subsection|subsubsection|paragraph|subparagraph)(?![A-Za-z@])\*?\s*[\[{]"
 )
-_BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
+BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 BIBLIOGRAPHY = re.compile(
     r"\\begin\s*\{(?:thebibliography|references|REFERENCES)\}|\\bibliography\s*\{|\\printbibliography(?![A-Za-z@])"
 )
@@ -417,7 +417,7 @@ _BIBSTYLE = re.compile(r"\\bibliographystyle\s*\{[^{}]*\}[ \t]*\n?")
 
 def cut_front(text: str) -> Optional[str]:
     """Text from the first sectioning command (after `\\begin{document}` if there is one), or None."""
-    begin = _BEGIN_DOCUMENT.search(text)
+    begin = BEGIN_DOCUMENT.search(text)
     m = SECTION.search(text, begin.end() if begin else 0)
     if m is None and begin is not None:
         m = SECTION.search(text)
