@@ -38,20 +38,13 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from corpus.fileio import ReadError
+from mixture.plan import DEFAULT_SHARES
 from tokenizer.documents import default_inputs, find_document_files, iter_file, source_of
 
 log = logging.getLogger("llama_corpus.tokenizer")
 
-# LLaMA Table 1 sampling proportions (%).
-TABLE1_SHARES: dict[str, float] = {
-    "commoncrawl": 67.0,
-    "c4": 15.0,
-    "github": 4.5,
-    "wikipedia": 4.5,
-    "books": 4.5,
-    "arxiv": 2.5,
-    "stackexchange": 2.0,
-}
+# LLaMA Table 1 sampling proportions (%), from the one table in `mixture.plan`.
+TABLE1_SHARES: dict[str, float] = {name: round(100 * share, 6) for name, share in DEFAULT_SHARES.items()}
 
 # The released LLaMA tokenizer.model's TrainerSpec / NormalizerSpec, minus what is per run.
 LLAMA_OPTIONS: dict[str, Any] = {
