@@ -84,7 +84,7 @@ def find_inputs(root: Path) -> dict[str, SourceSeries]:
         name = manifest.source or path.parent.name
         if name in found:
             raise PlanError(f"two inputs for {name}: {found[name].directory} and {path.parent}")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = shardlib.sha256_file(path)
         found[name] = SourceSeries(name, path.parent, manifest, digest)
     return found
 

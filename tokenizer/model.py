@@ -145,15 +145,7 @@ def to_transformers(model_path: str) -> Any:
     return tok
 
 
-def encode_all(encoder: Encoder, texts: Sequence[str]) -> list[np.ndarray]:
-    return [encoder.encode(t) for t in texts]
-
-
-def model_sha256(path: str) -> str:
-    return hashlib.sha256(read_bytes(path)).hexdigest()
-
-
-__all__ = ["Encoder", "to_transformers", "save_transformers", "read_bytes", "model_sha256", "encode_all"]
+__all__ = ["Encoder", "to_transformers", "save_transformers", "read_bytes"]
 
 
 def save_transformers(model_path: str, output: str) -> None:

@@ -12,7 +12,6 @@ the samples an uninterrupted run would have.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ class TokenStream:
         if not manifest_path.exists():
             raise FileNotFoundError(f"{manifest_path} not found: run `python -m mixture.sample` first")
         self.manifest = shardlib.read_manifest(self.directory)
-        self.manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+        self.manifest_sha256 = shardlib.sha256_file(manifest_path)
         self.arrays = []
         for prefix in self.manifest.prefixes(self.directory):
             ds = shardlib.IndexedDataset(prefix)
