@@ -67,38 +67,30 @@ class Permutation:
                 left, right = right ^ (_mix(left ^ k) & self._mask), left
         return (left << self._half) | right
 
-    def inverse(self, value: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
-        """The index at which `value` appears: `p.inverse(p[i]) == i`."""
-        scalar = np.isscalar(value)
-        y = np.atleast_1d(np.asarray(value, dtype=np.int64))
-        if y.size and (y.min() < 0 or y.max() >= self.n):
-            raise IndexError(f"value out of range for a permutation of {self.n}")
+    def _walk(self, values, step, what: str) -> Union[int, np.ndarray]:
+        """`step` applied to each value until it lands in [0, n) (cycle walking: the domain is < 4n,
+        so this ends fast)."""
+        scalar = np.isscalar(values)
+        x = np.atleast_1d(np.asarray(values, dtype=np.int64))
+        if x.size and (x.min() < 0 or x.max() >= self.n):
+            raise IndexError(f"{what} out of range for a permutation of {self.n}")
         if self.n <= 1:
-            out = y.copy()
+            out = x.copy()
         else:
-            x = self._decrypt(y.astype(np.uint64))
-            outside = x >= np.uint64(self.n)
-            while outside.any():
-                x[outside] = self._decrypt(x[outside])
-                outside = x >= np.uint64(self.n)
-            out = x.astype(np.int64)
-        return int(out[0]) if scalar else out
-
-    def __getitem__(self, index: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
-        scalar = np.isscalar(index)
-        idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
-        if idx.size and (idx.min() < 0 or idx.max() >= self.n):
-            raise IndexError(f"index out of range for a permutation of {self.n}")
-        if self.n <= 1:
-            out = idx.copy()
-        else:
-            y = self._encrypt(idx.astype(np.uint64))
+            y = step(x.astype(np.uint64))
             outside = y >= np.uint64(self.n)
-            while outside.any():  # cycle walking: the domain is < 4n, so this ends fast
-                y[outside] = self._encrypt(y[outside])
+            while outside.any():
+                y[outside] = step(y[outside])
                 outside = y >= np.uint64(self.n)
             out = y.astype(np.int64)
         return int(out[0]) if scalar else out
+
+    def inverse(self, value: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
+        """The index at which `value` appears: `p.inverse(p[i]) == i`."""
+        return self._walk(value, self._decrypt, "value")
+
+    def __getitem__(self, index: Union[int, np.ndarray]) -> Union[int, np.ndarray]:
+        return self._walk(index, self._encrypt, "index")
 
     def range(self, start: int, stop: int) -> np.ndarray:
         """Elements `start..stop-1` of the permutation."""

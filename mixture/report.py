@@ -115,6 +115,12 @@ def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, l
 # --------------------------------------------------------------------------------------------
 # Charts
 # --------------------------------------------------------------------------------------------
+def _save(plt, fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def _plt():
     import matplotlib
 
@@ -149,9 +155,7 @@ def chart_documents(data: dict, path: Path) -> bool:
     ax.set_ylabel("documents")
     ax.set_title("Documents per source after each stage")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -181,9 +185,7 @@ def chart_drops(data: dict, path: Path, top: int = 8) -> bool:
     for ax in list(axes.flat)[len(with_drops):]:
         ax.axis("off")
     fig.suptitle("Drop reasons and input errors per pipeline")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -199,9 +201,7 @@ def chart_languages(data: dict, path: Path, top: int = 20) -> bool:
         ax.set_title(f"{source} (sample of {sum(data['languages'][source].values()):,})", fontsize=9)
         ax.tick_params(labelsize=7)
     fig.suptitle("Language distribution (document metadata)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -223,9 +223,7 @@ def chart_perplexity(data: dict, path: Path) -> bool:
     ax.set_xlabel("perplexity (cc_net definition)")
     ax.set_ylabel("documents")
     ax.set_title(f"CommonCrawl perplexity, {len(ppl):,} documents; cutoffs for '{language}'")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -268,9 +266,7 @@ def chart_mixture(data: dict, path: Path) -> bool:
     right.set_yscale("log")
     right.set_title("Epochs over each source")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
@@ -288,9 +284,7 @@ def chart_loss(data: dict, path: Path) -> bool:
         twin.plot([r["step"] for r in log], [r["lr"] for r in log], color="#888", linewidth=1, label="lr")
         twin.set_ylabel("learning rate")
     ax.set_title(f"Trainer loss curve ({log[-1].get('tokens', 0):,} tokens)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(plt, fig, path)
     return True
 
 
