@@ -4,7 +4,7 @@ Read each submission (tarball, gzipped .tex, or the bulk src/*.tar of per-paper 
 refusing unsafe members -> assemble the main .tex with its \\input/\\include files -> strip
 comments -> drop everything before the first section -> drop the bibliography (and, by default,
 the appendix, as RedPajama does) -> expand user macros, with arguments -> one document per paper
-(the newest version when a paper comes twice) -> language id (if corpus.lid is there) -> write.
+(the newest version when a paper comes twice) -> language id (if a lid.176 model is there) -> write.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Optional
 
 import apache_beam as beam
 
-from corpus import arxiv
+from corpus import arxiv, lid
 from corpus.document import Document
 from corpus.rules import Rule
 from pipelines import runner
@@ -70,9 +70,7 @@ class ArxivLanguage:
         self.model_path = model_path
 
     def __call__(self) -> Rule:
-        from corpus.lid import LanguageIdentifier
-
-        identifier = LanguageIdentifier.load(self.model_path)
+        identifier = lid.LanguageIdentifier.load(self.model_path)
 
         def rule(doc: Document) -> Document:
             prediction = identifier.predict(doc.text.lower().replace("\n", " ").replace("\t", " "))
@@ -82,13 +80,7 @@ class ArxivLanguage:
 
 
 def language_factory(model_path: Optional[str]) -> Optional[ArxivLanguage]:
-    """The LID step when `corpus.lid` and a model are there (it is optional for arXiv)."""
-    try:
-        from corpus import lid
-    except ImportError:
-        return None
-    if not hasattr(lid, "LanguageIdentifier") or not hasattr(lid, "default_model_path"):
-        return None
+    """The LID step when a model is there (it is optional for arXiv)."""
     try:
         path = model_path or lid.default_model_path()
     except FileNotFoundError:
