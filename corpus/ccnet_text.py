@@ -206,10 +206,6 @@ def line_hash(line: str) -> int:
     return int.from_bytes(hashlib.sha1(data).digest()[:8], "little")
 
 
-def line_hashes(lines: Iterable[str]) -> list[int]:
-    return [line_hash(line) for line in lines]
-
-
 def text_line_hashes(text: str) -> list[int]:
     """`[line_hash(line) for line in text.split("\n")]`: the text is encoded once and ASCII lines
     are folded as bytes (strip, lowercase, digits -> "0", controls deleted, as `normalize_for_dedup`)."""

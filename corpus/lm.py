@@ -97,18 +97,6 @@ def _read_bytes(path: str) -> bytes:
         return handle.read()
 
 
-def _exists(path: str) -> bool:
-    if not _is_remote(path):
-        return Path(_local_path(path)).exists()
-    try:
-        import smart_open
-
-        with smart_open.open(path, "rb", compression="disable"):
-            return True
-    except Exception:  # noqa: BLE001 - any failure to open means "not there" for a listing
-        return False
-
-
 def available_languages(directory: str) -> list[str]:
     """Languages with a complete model (card + SentencePiece + KenLM) in `directory`."""
     if not _is_remote(directory):
@@ -478,23 +466,28 @@ def _update_index(directory: Path) -> None:
 def read_texts(directory: str, language: Optional[str] = None, limit: Optional[int] = None) -> Iterator[str]:
     """Texts of the documents (`documents-*.jsonl.gz` / `.parquet` shards) under `directory`,
     optionally only those whose `metadata.language` is `language`, in shard and line order."""
-    root = Path(directory)
-    if root.is_file():
-        files = [root]
-    else:
-        files = sorted(p for p in root.rglob("documents-*") if p.name.endswith((".jsonl.gz", ".jsonl", ".parquet")))
     n = 0
+    for record in _all_records(directory):
+        if language is not None and _metadata(record).get("language") != language:
+            continue
+        yield str(record["text"])
+        n += 1
+        if limit is not None and n >= limit:
+            return
+
+
+def _all_records(directory: str) -> Iterator[dict[str, Any]]:
+    """Records of `directory`'s document shards (or of one shard file), in shard and line order."""
+    root = Path(directory)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("documents-*")
+                                                 if p.name.endswith((".jsonl.gz", ".jsonl", ".parquet")))
     for path in files:
-        for record in _records(path):
-            metadata = record.get("metadata") or {}
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
-            if language is not None and metadata.get("language") != language:
-                continue
-            yield str(record["text"])
-            n += 1
-            if limit is not None and n >= limit:
-                return
+        yield from _records(path)
+
+
+def _metadata(record: dict[str, Any]) -> dict[str, Any]:
+    metadata = record.get("metadata") or {}
+    return json.loads(metadata) if isinstance(metadata, str) else metadata  # Parquet: a JSON string
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -511,18 +504,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def languages_in(directory: str) -> list[str]:
-    root = Path(directory)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("documents-*")
-                                                 if p.name.endswith((".jsonl.gz", ".jsonl", ".parquet")))
-    found: set[str] = set()
-    for path in files:
-        for record in _records(path):
-            metadata = record.get("metadata") or {}
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
-            if metadata.get("language"):
-                found.add(metadata["language"])
-    return sorted(found)
+    return sorted({lang for record in _all_records(directory) if (lang := _metadata(record).get("language"))})
 
 
 # =============================================================================================
@@ -577,7 +559,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         languages = args.languages or languages_in(args.wikipedia)
         trained = []
         for language in languages:
-            count = sum(1 for _ in read_texts(args.wikipedia, language, args.max_documents))
+            # Only whether there are --min_documents matters: stop counting there.
+            count = sum(1 for _ in read_texts(args.wikipedia, language, min(args.max_documents, args.min_documents)))
             if count < args.min_documents:
                 print(f"[lm] {language}: {count} documents < --min_documents {args.min_documents}, skipped",
                       file=sys.stderr)
