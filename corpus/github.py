@@ -516,8 +516,6 @@ def _is_line_comment(line: str) -> bool:
         return False
     if stripped.startswith("--") and not (stripped.startswith("-- ") or stripped.rstrip() == "--"):
         return False  # "---" YAML/markdown rules, "--flag" lines
-    if stripped.startswith("%") and stripped.startswith("%%"):
-        return True
     return True
 
 
