@@ -94,9 +94,10 @@ class _HashLinesFn(beam.DoFn):
         ref = doc_ref(doc.id)
         key = ccnet.scope_key(self._scope, doc.metadata.get("cc_segment", ""), ranks)
         for value in ccnet.countable_hashes(hashes):
-            slot = self._buffer.get((key, value % self._partitions))
+            slot_key = (key, value % self._partitions)
+            slot = self._buffer.get(slot_key)
             if slot is None:
-                slot = self._buffer[(key, value % self._partitions)] = (array("Q"), array("q"))
+                slot = self._buffer[slot_key] = (array("Q"), array("q"))
             slot[0].append(value)
             slot[1].append(ref)
             self._size += 1
