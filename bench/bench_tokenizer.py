@@ -58,7 +58,7 @@ def _build_documents(docs_dir: Path) -> None:
 
 def _load_texts(docs_dir: Path) -> list[str]:
     from corpus.fileio import ReadError
-    from tokenizer.documents import find_document_files, iter_file
+    from corpus.docfiles import find_document_files, iter_file
 
     return [
         d.text

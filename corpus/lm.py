@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import hashlib
 import io
 import json
@@ -42,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
+from corpus import docfiles
 from corpus.ccnet_text import normalize, normalize_lines
 
 SP_SUFFIX = ".sp.model"
@@ -467,44 +467,17 @@ def read_texts(directory: str, language: Optional[str] = None, limit: Optional[i
     """Texts of the documents (`documents-*.jsonl.gz` / `.parquet` shards) under `directory`,
     optionally only those whose `metadata.language` is `language`, in shard and line order."""
     n = 0
-    for record in _all_records(directory):
-        if language is not None and _metadata(record).get("language") != language:
+    for doc in docfiles.iter_directory(directory):
+        if language is not None and doc.metadata.get("language") != language:
             continue
-        yield str(record["text"])
+        yield doc.text
         n += 1
         if limit is not None and n >= limit:
             return
 
 
-def _all_records(directory: str) -> Iterator[dict[str, Any]]:
-    """Records of `directory`'s document shards (or of one shard file), in shard and line order."""
-    root = Path(directory)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("documents-*")
-                                                 if p.name.endswith((".jsonl.gz", ".jsonl", ".parquet")))
-    for path in files:
-        yield from _records(path)
-
-
-def _metadata(record: dict[str, Any]) -> dict[str, Any]:
-    metadata = record.get("metadata") or {}
-    return json.loads(metadata) if isinstance(metadata, str) else metadata  # Parquet: a JSON string
-
-
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    if path.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        yield from pq.read_table(path).to_pylist()
-        return
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
 def languages_in(directory: str) -> list[str]:
-    return sorted({lang for record in _all_records(directory) if (lang := _metadata(record).get("language"))})
+    return sorted({lang for doc in docfiles.iter_directory(directory) if (lang := doc.metadata.get("language"))})
 
 
 # =============================================================================================

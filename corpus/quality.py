@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
-import gzip
 import hashlib
 import json
 import os
@@ -27,8 +26,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
+from corpus import docfiles
 from corpus.document import Document
 from corpus.rules import Drop, Outcome, Rule
 
@@ -138,21 +138,6 @@ class QualityRuleFactory:
 # ---------------------------------------------------------------------------------------------
 # Training data
 # ---------------------------------------------------------------------------------------------
-def read_documents(directory: str) -> Iterator[Document]:
-    """Documents of a pipeline output directory (`documents-*.jsonl.gz` or `.parquet` shards)."""
-    root = Path(directory)
-    for path in sorted(root.glob("documents-*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield Document.from_json(line)
-    for path in sorted(root.glob("documents-*.parquet")):
-        import pyarrow.parquet as pq
-
-        for record in pq.read_table(path).to_pylist():
-            yield Document.from_record(record)
-
-
 def wet_files(paths: Sequence[str]) -> list[str]:
     """Expand files, directories and globs into a sorted list of files."""
     found: list[str] = []
@@ -328,7 +313,7 @@ def train(wikipedia: str, commoncrawl: Sequence[str], output: str, min_positives
     """Everything `python -m corpus.quality train` does; returns the card."""
     cc_stats: dict[str, int] = {}
     cc_docs = commoncrawl_pages(commoncrawl, languages=languages, lid_model=lid_model, stats=cc_stats)
-    training = build_training_set(read_documents(wikipedia), cc_docs, min_positives=min_positives,
+    training = build_training_set(docfiles.iter_directory(wikipedia), cc_docs, min_positives=min_positives,
                                   max_per_class=max_per_class, languages=languages, seed=seed)
     training.stats.update(cc_stats)
     sources = {"wikipedia": str(wikipedia), "commoncrawl": [str(p) for p in wet_files(commoncrawl)]}

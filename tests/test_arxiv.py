@@ -15,6 +15,7 @@ from corpus.arxiv import Limits, Paper, paper_to_document, parse_arxiv_id, read_
 from corpus.fileio import ReadError, open_decompressed
 from corpus.latex import clean_latex, collect_definitions, expand_macros, macro_table, strip_comments
 from corpus.rules import Drop
+from corpus.docfiles import iter_directory
 
 
 def expand(preamble: str, body: str, **kw) -> str:
@@ -573,11 +574,7 @@ def run_pipeline(inputs: list[str], output: Path, *extra: str):
     from pipelines import arxiv as pipeline
 
     ledger = pipeline.main(["--input", *inputs, "--output", str(output), "--added", "2026-01-01", "--no_lid", *extra])
-    docs = []
-    for shard in sorted(output.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            docs.extend(json.loads(line) for line in handle)
-    return ledger, docs
+    return ledger, [doc.to_record() for doc in iter_directory(str(output))]
 
 
 def test_pipeline_on_fixtures_accounts_for_every_paper(tmp_path):

@@ -1,7 +1,6 @@
 """Books: decoding, Gutenberg licence stripping (every header generation), JSON lines, pipeline."""
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import random
@@ -14,6 +13,7 @@ from corpus.document import Document
 from corpus.fileio import ReadError
 from corpus.rules import Drop
 from corpus.samples import require_samples
+from corpus.docfiles import iter_directory
 
 BODY = (
     "CHAPTER I.\n\nIt was a bright cold day in April, and the clocks were striking.\n\n"
@@ -200,11 +200,7 @@ def _plant_near_duplicate(text: str, seed: int = 1, share: float = 0.05) -> str:
 
 
 def _read_output(out: Path) -> list[Document]:
-    docs = []
-    for shard in sorted(out.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            docs += [Document.from_json(line) for line in handle]
-    return docs
+    return list(iter_directory(str(out)))
 
 
 @pytest.mark.samples

@@ -18,6 +18,7 @@ from corpus.fileio import guarded, open_path
 from corpus.ledger import Ledger
 from corpus.quality import TrainingSet, train_classifier
 from corpus.wet import min_length_rule, read_wet
+from corpus.docfiles import iter_directory
 from pipelines import commoncrawl
 from pipelines.runner import read_stats
 from tests.wet_fixtures import english_page, wet_record, write_wet
@@ -65,13 +66,7 @@ def run_pipeline(input_dir: Path, output: Path, *extra: str) -> Ledger:
 
 
 def read_output(output: Path) -> dict[str, Document]:
-    docs = {}
-    for shard in sorted(output.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                doc = Document.from_json(line)
-                docs[doc.metadata["url"]] = doc
-    return docs
+    return {doc.metadata["url"]: doc for doc in iter_directory(str(output))}
 
 
 NO_MODELS = ("--no_perplexity", "--no_quality")

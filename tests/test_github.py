@@ -13,6 +13,7 @@ from corpus import licenses
 from corpus.document import Document
 from corpus.rules import Drop
 from corpus.samples import site_packages
+from corpus.docfiles import iter_directory
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,11 +224,7 @@ def _run(tmp_path: Path, *argv: str):
 
     out = tmp_path / "out"
     ledger = github.main([*argv, "--output", str(out), "--added", "2026-01-01"])
-    docs = []
-    for shard in sorted(out.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as fh:
-            docs += [json.loads(line) for line in fh]
-    return ledger, docs
+    return ledger, [doc.to_record() for doc in iter_directory(str(out))]
 
 
 def test_exact_dedup_across_inputs_and_bigquery_rows(tmp_path):

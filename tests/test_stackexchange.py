@@ -1,9 +1,7 @@
 """StackExchange: reader (XML, 7z), HTML removal, answer order, site selection, pipeline ledger."""
 from __future__ import annotations
 
-import gzip
 import io
-import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -13,6 +11,7 @@ from corpus.document import Document
 from corpus.fileio import ReadError
 from corpus.rules import Drop
 from corpus.samples import require_samples
+from corpus.docfiles import iter_directory
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,11 +199,7 @@ def _run(tmp_path: Path, inputs: list[str], *extra: str):
 
     out = tmp_path / "out"
     ledger = stackexchange.main(["--input", *inputs, "--output", str(out), "--added", "2026-01-01", *extra])
-    docs = []
-    for shard in sorted(out.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as fh:
-            docs += [json.loads(line) for line in fh]
-    return ledger, docs
+    return ledger, [doc.to_record() for doc in iter_directory(str(out))]
 
 
 def test_pipeline_site_selection_orphans_and_7z(tmp_path):

@@ -216,7 +216,7 @@ def test_too_little_text_fails_clearly(tmp_path):
 
 
 def test_lone_surrogates_do_not_break_training_or_encoding(model, tmp_path):
-    from tokenizer.documents import iter_file
+    from corpus.docfiles import iter_file
 
     text = json.loads('"pair \\ud83d\\ude00 lone \\ud800 end"')
     (tmp_path / "c4").mkdir()

@@ -16,6 +16,7 @@ from corpus.document import make_id
 from corpus.fileio import ReadError, guarded, open_decompressed
 from corpus.rules import Drop
 from corpus.samples import require_samples
+from corpus.docfiles import iter_directory
 
 NS = "http://www.mediawiki.org/xml/export-0.10/"
 
@@ -307,11 +308,7 @@ def _run_pipeline(inputs: list[str], output: Path, *extra: str):
 
 
 def _read_output(output: Path) -> list[dict]:
-    docs = []
-    for shard in sorted(output.glob("documents-*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            docs.extend(json.loads(line) for line in handle)
-    return docs
+    return [doc.to_record() for doc in iter_directory(str(output))]
 
 
 def test_pipeline_accounting_on_fixtures(tmp_path):

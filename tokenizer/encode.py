@@ -31,7 +31,7 @@ from corpus.ledger import DOCUMENTS_WRITTEN, Ledger
 from corpus.shards import Manifest, ShardInfo, ShardWriter, write_manifest
 from pipelines.runner import BEAM_OPTIONS_HELP, execute, expand_inputs
 from pipelines.transforms import CountIn, ReadFiles, count, count_info, shard_of
-from tokenizer.documents import default_inputs, is_document_file, read_documents
+from corpus.docfiles import default_inputs, is_document_file, read_documents
 from tokenizer.model import Encoder, read_bytes
 
 DEFAULT_MAX_TOKENS = 1 << 30  # 2 GiB of uint16 per .bin

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from corpus.shards import optimal_dtype
-from tokenizer.documents import valid_text
+from corpus.docfiles import valid_text
 
 NEWLINE = "\n"
 SPACE = "\u2581"  # SentencePiece's whitespace symbol

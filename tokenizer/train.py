@@ -39,7 +39,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from corpus.fileio import ReadError
 from mixture.plan import DEFAULT_SHARES
-from tokenizer.documents import default_inputs, find_document_files, iter_file, source_of
+from corpus.docfiles import default_inputs, find_document_files, iter_file, source_of
 
 log = logging.getLogger("llama_corpus.tokenizer")
 

@@ -1,6 +1,7 @@
 """Finding and reading the pipelines' document shards (JSONL[.gz|.zst|...] or Parquet).
 
-Both the tokenizer trainer and the encoder take "documents directories": the output folders of
+The one reader of our own outputs: the model trainers (`corpus.lm`, `corpus.quality`), the
+tokenizer trainer and the encoder all take "documents directories", the output folders of
 `python -m pipelines.<source>` (`documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}` + `stats.json`).
 A document's source is its `source` field; when that is empty, the directory's name.
 """
@@ -121,3 +122,16 @@ def stats_documents(directory: str) -> Optional[int]:
         return int(json.loads(path.read_text())["documents_written"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def iter_directory(directory: str) -> Iterator[Document]:
+    """Documents of one pipeline output directory (or one shard file), in file and line order.
+
+    For training models: an input fault raises instead of being counted, because a model trained
+    on a silently shortened input would be wrong without anyone noticing.
+    """
+    for hint, path in find_document_files([directory]):
+        for item in iter_file(path, hint):
+            if isinstance(item, ReadError):
+                raise ValueError(f"{item.path}: {item.reason}: {item.detail}")
+            yield item
