@@ -11,8 +11,10 @@ import re
 import time
 from pathlib import Path
 
-from corpus import arxiv, latex
-from corpus.fileio import open_path
+from corpus import arxiv, paths
+from corpus.fileio import open_decompressed
+from corpus.latex_comments import strip_comments
+from corpus.latex_macros import collect_definitions
 from corpus.samples import local_samples
 
 REPEAT = 20
@@ -54,12 +56,10 @@ def run(work: Path) -> dict:
         return {"skipped": "no arxiv samples"}
     papers = []
     for path in sorted((root / "arxiv").glob("*")):
-        with open_path(str(path)) as stream:
+        with open_decompressed(paths.open(str(path))) as stream:
             papers.extend(p for p in arxiv.read_arxiv(stream, str(path)) if isinstance(p, arxiv.Paper))
-    rule = arxiv.clean_rule()
-
     start = time.perf_counter()
-    ours = [rule(arxiv.paper_to_document(p)) for _ in range(REPEAT) for p in papers][: len(papers)]
+    ours = [arxiv.clean_document(arxiv.paper_to_document(p)) for _ in range(REPEAT) for p in papers][: len(papers)]
     ours_s = time.perf_counter() - start
 
     decoded = [[(n, arxiv.decode_tex(d)[0]) for n, d in p.files] for p in papers]
@@ -70,7 +70,7 @@ def run(work: Path) -> dict:
     names = set()
     for files in decoded:
         for _, text in files:
-            names |= {m.name for m in latex.collect_definitions(latex.strip_comments(text)) if m.expandable}
+            names |= {m.name for m in collect_definitions(strip_comments(text)) if m.expandable}
     n = REPEAT * len(papers)
     return {
         "papers": len(papers),

@@ -43,9 +43,9 @@ def _models(work: Path, texts: dict[str, list[str]]) -> Path:
         from corpus import lm
 
         lm.kenlm_tool("lmplz")
-        lm.train_language_model(texts["wikipedia"] + texts["c4"], "en", str(models / "lm"), order=5,
-                                created="2026-01-01", training_source="bench: wikipedia + c4 samples",
-                                reference=texts["c4"][:300])
+        lm.train_language_model(texts["wikipedia"] + texts["c4"], "en", str(models / "lm"),
+                                lm.LMParams(order=5, created="2026-01-01"), reference=texts["c4"][:300],
+                                training_source="bench: wikipedia + c4 samples")
     except (ImportError, FileNotFoundError):
         pass
     return models

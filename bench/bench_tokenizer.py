@@ -31,7 +31,7 @@ def _build_documents(docs_dir: Path) -> None:
     from corpus.fileio import open_path
     from corpus.rules import Drop
     from corpus.samples import local_samples
-    from pipelines.transforms import encode_jsonl_gz
+    from corpus.docfiles import DOCUMENTS_DIR, encode_jsonl_gz
 
     root = local_samples()
     if root is None:
@@ -51,8 +51,8 @@ def _build_documents(docs_dir: Path) -> None:
                 if not isinstance(doc, Drop) and doc.text.strip():
                     wiki.append(doc)
     for source, docs in (("c4", c4), ("wikipedia", wiki)):
-        (docs_dir / source).mkdir(parents=True, exist_ok=True)
-        (docs_dir / source / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs))
+        (docs_dir / source / DOCUMENTS_DIR).mkdir(parents=True, exist_ok=True)
+        (docs_dir / source / DOCUMENTS_DIR / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs))
     (docs_dir / ".complete").write_text("ok\n")
 
 
@@ -68,44 +68,56 @@ def _load_texts(docs_dir: Path) -> list[str]:
     ]
 
 
-def run(work: Path) -> dict[str, Any]:
+def bench_training(work: Path, inputs: list[str]) -> dict[str, Any]:
+    """Our wrapper on one text file vs raw SentencePiece on it, and training from the documents.
+    All three log at the same level (INFO), as `tokenizer.train` does."""
     import sentencepiece as spm
 
+    from corpus.lm import SENTENCEPIECE_LOG_LEVEL
     from tokenizer import train as tt
-    from tokenizer.model import Encoder, to_transformers
 
-    work.mkdir(parents=True, exist_ok=True)
-    docs_dir = work / "docs"
-    if not (docs_dir / ".complete").exists():
-        _build_documents(docs_dir)
-    inputs = [str(docs_dir / "c4"), str(docs_dir / "wikipedia")]
-
-    # ---- 1. training -------------------------------------------------------------------------
-    ref = tt.train(inputs, str(work / "ref"), vocab_size=VOCAB, seed=0, keep_text=True, min_bytes=0)
+    params = tt.TrainParams(vocab_size=VOCAB, seed=0, min_bytes=0)
+    ref = tt.train(inputs, str(work / "ref"), params, keep_text=True)
     text_file = work / "ref" / "train.txt"
     options = json.loads((work / "ref" / "tokenizer.json").read_text())["options"]
     ours_times, raw_times, e2e_times = [], [], []
     for i in range(REPEATS):  # interleaved, best of N: the machine is shared and noisy
         start = time.perf_counter()
-        result = tt.train_text([str(text_file)], str(work / "ours"), vocab_size=VOCAB, seed=0)
+        result = tt.train_text([str(text_file)], str(work / "ours"), params)
         ours_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         spm.set_random_generator_seed(0)
-        spm.SentencePieceTrainer.train(input=str(text_file), model_prefix=str(work / "raw"), minloglevel=1, **options)
+        spm.SentencePieceTrainer.train(input=str(text_file), model_prefix=str(work / "raw"),
+                                       minloglevel=SENTENCEPIECE_LOG_LEVEL, **options)
         raw_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        e2e = tt.train(inputs, str(work / "e2e"), vocab_size=VOCAB, seed=0, min_bytes=0)
+        e2e = tt.train(inputs, str(work / "e2e"), params)
         e2e_times.append(time.perf_counter() - start)
     ours_sp = spm.SentencePieceProcessor(model_file=result.model)
     raw_sp = spm.SentencePieceProcessor(model_file=str(work / "raw.model"))
-    same_vocab = all(ours_sp.id_to_piece(i) == raw_sp.id_to_piece(i) for i in range(VOCAB))
-    same_model_from_documents = Path(e2e.model).read_bytes() == Path(result.model).read_bytes()
+    t_ours, t_raw = min(ours_times), min(raw_times)
+    return {
+        "model": result.model,
+        "train_vocab": VOCAB,
+        "train_text_mb": round(ref.text_bytes / 1e6, 2),
+        "train_ours_s": round(t_ours, 3),
+        "train_raw_sentencepiece_s": round(t_raw, 3),
+        "train_ratio_ours_over_raw": round(t_ours / t_raw, 3),
+        "train_target": "<= 1.05",
+        "train_same_vocab_as_raw": all(ours_sp.id_to_piece(i) == raw_sp.id_to_piece(i) for i in range(VOCAB)),
+        "train_from_documents_s": round(min(e2e_times), 3),
+        "train_from_documents_ratio_over_raw": round(min(e2e_times) / t_raw, 3),
+        "train_from_documents_same_model": Path(e2e.model).read_bytes() == Path(result.model).read_bytes(),
+    }
 
-    # ---- 2. encoding -------------------------------------------------------------------------
-    texts = _load_texts(docs_dir)
+
+def bench_encoding(model: str, texts: list[str]) -> dict[str, Any]:
+    """Our encoder vs the converted HF fast tokenizer, one core each (and HF's batch on all)."""
+    from tokenizer.model import Encoder, to_transformers
+
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-    encoder = Encoder.load(result.model, eos=True)
-    hf = to_transformers(result.model).backend_tokenizer
+    encoder = Encoder.load(model, eos=True)
+    hf = to_transformers(model).backend_tokenizer
     ours_enc, hf_enc, hf_batch = [], [], []
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -118,31 +130,8 @@ def run(work: Path) -> dict[str, Any]:
         hf.encode_batch(texts, add_special_tokens=False)
         hf_batch.append(time.perf_counter() - start)
     tokens = sum(len(a) - 1 for a in ours_ids)
-    mismatches = sum(1 for a, b in zip(ours_ids, hf_ids) if a[:-1].tolist() != b)
-
-    # ---- the whole Beam job (start-up included) --------------------------------------------
-    from tokenizer.encode import run as encode_run
-
-    out = work / "tokens"
-    shutil.rmtree(out, ignore_errors=True)
-    start = time.perf_counter()
-    encode_run(["--input", *inputs, "--tokenizer", result.model, "--output", str(out)])
-    beam_seconds = time.perf_counter() - start
-
-    t_ours, t_raw = min(ours_times), min(raw_times)  # noqa: F841
     e_ours, e_hf, e_batch = min(ours_enc), min(hf_enc), min(hf_batch)
     return {
-        "input": f"C4 sample + enwiki sample, {len(texts)} documents, {megabytes:.2f} MB",
-        "train_vocab": VOCAB,
-        "train_text_mb": round(ref.text_bytes / 1e6, 2),
-        "train_ours_s": round(t_ours, 3),
-        "train_raw_sentencepiece_s": round(t_raw, 3),
-        "train_ratio_ours_over_raw": round(t_ours / t_raw, 3),
-        "train_target": "<= 1.05",
-        "train_same_vocab_as_raw": same_vocab,
-        "train_from_documents_s": round(min(e2e_times), 3),
-        "train_from_documents_ratio_over_raw": round(min(e2e_times) / t_raw, 3),
-        "train_from_documents_same_model": same_model_from_documents,
         "encode_ours_mb_s_per_core": round(megabytes / e_ours, 2),
         "encode_ours_tokens_s_per_core": round(tokens / e_ours),
         "encode_hf_mb_s_per_core": round(megabytes / e_hf, 2),
@@ -150,7 +139,33 @@ def run(work: Path) -> dict[str, Any]:
         "encode_ratio_ours_over_hf": round(e_hf / e_ours, 3),
         "encode_target": ">= 1.0",
         "encode_hf_batch_mb_s_all_cores": round(megabytes / e_batch, 2),
-        "encode_id_mismatches_vs_hf": mismatches,
+        "encode_id_mismatches_vs_hf": sum(1 for a, b in zip(ours_ids, hf_ids) if a[:-1].tolist() != b),
+    }
+
+
+def run(work: Path) -> dict[str, Any]:
+    from tokenizer import encode
+
+    work.mkdir(parents=True, exist_ok=True)
+    docs_dir = work / "docs"
+    if not (docs_dir / ".complete").exists():
+        _build_documents(docs_dir)
+    inputs = [str(docs_dir / "c4"), str(docs_dir / "wikipedia")]
+    training = bench_training(work, inputs)
+    model = training.pop("model")
+    texts = _load_texts(docs_dir)
+    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    encoding = bench_encoding(model, texts)
+    # The whole Beam job (start-up included).
+    out = work / "tokens"
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    encode.main(["--input", *inputs, "--tokenizer", model, "--output", str(out)])
+    beam_seconds = time.perf_counter() - start
+    return {
+        "input": f"C4 sample + enwiki sample, {len(texts)} documents, {megabytes:.2f} MB",
+        **training,
+        **encoding,
         "encode_beam_job_s": round(beam_seconds, 2),
         "encode_beam_job_mb_s": round(megabytes / beam_seconds, 2),
         "cores": os.cpu_count(),

@@ -11,6 +11,8 @@ import re
 import time
 from pathlib import Path
 
+from corpus.fileio import ReadError
+
 LEFTOVERS = {
     "bare_urls": re.compile(r"https?://"),
     "open_templates": re.compile(r"\{\{"),
@@ -53,8 +55,8 @@ def _baseline_clean(wikitext: str) -> str:
 
 
 def _articles() -> list:
-    from corpus import wikipedia
-    from corpus.fileio import open_path
+    from corpus import paths, wikipedia
+    from corpus.fileio import open_decompressed
     from corpus.samples import local_samples
 
     root = local_samples()
@@ -63,12 +65,9 @@ def _articles() -> list:
     files = sorted((root / "wikipedia").glob("enwiki*"))
     if not files:
         return []
-    docs = []
-    with open_path(str(files[0])) as stream:
-        for page in wikipedia.read_pages(stream, str(files[0])):
-            if isinstance(page, wikipedia.Page) and page.namespace == 0 and page.redirect is None:
-                docs.append(wikipedia.page_document(page))
-    return docs
+    with open_decompressed(paths.open(str(files[0]), "rb")) as stream:
+        docs = wikipedia.read_documents(stream, str(files[0]))
+        return [d for d in docs if not isinstance(d, ReadError) and wikipedia.keep_articles(d) is d]
 
 
 def _leftovers(texts: list[str]) -> dict[str, int]:

@@ -29,7 +29,10 @@ from typing import BinaryIO, Iterator, Optional, Union
 from corpus import latex
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
-from corpus.rules import Drop, Outcome, Rule
+from corpus.latex_comments import remove_iffalse, strip_comments
+from corpus.latex_macros import MAX_MACRO_DEPTH
+from corpus.rules import Drop, Outcome
+from corpus.step import param
 
 SOURCE = "arxiv"
 ABS_URL = "https://arxiv.org/abs/"
@@ -42,10 +45,16 @@ TEXT_EXTENSIONS = TEX_EXTENSIONS + (".bbl", ".sty", ".def", ".cfg", "")
 
 @dataclass(frozen=True)
 class Limits:
-    max_member_bytes: int = 16 << 20  # one text member (or one bulk .gz member)
-    max_paper_bytes: int = 64 << 20  # text kept for one paper
-    max_archive_bytes: int = 2 << 30  # bytes read for one paper (a bulk tar's members each count apart)
-    max_input_depth: int = 8  # \input nesting
+    """arxiv reading limits (each refusal is an error:<reason>; the rest of the archive is still read)"""
+
+    max_member_bytes: int = param(16 << 20, "largest archive member read, text or bulk .gz (refused from its "
+                                            "header as member_too_large)")
+    max_paper_bytes: int = param(64 << 20, "most text bytes kept for one paper (else paper_too_large)")
+    max_archive_bytes: int = param(2 << 30, "most bytes read from one decompressed input stream, a bulk tar's "
+                                            "papers each counted apart (else archive_too_large)")
+
+
+MAX_INPUT_DEPTH = 8  # \input nesting followed by `assemble`
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,6 +63,7 @@ class Limits:
 _NEW_ID = re.compile(r"^(\d{4})\.(\d{4,5})(v\d+)?$")
 _OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?)[_/]?(\d{2})(\d{2})(\d{3})(v\d+)?$")
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".gz", ".tex", ".pdf", ".zip")
+INPUT_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".gz", ".tex")  # what `is_input_file` accepts
 
 
 @dataclass(frozen=True)
@@ -199,10 +209,22 @@ def _ext(name: str) -> str:
     return posixpath.splitext(base)[1].lower() if "." in base else ""
 
 
+def is_input_file(path: str) -> bool:
+    """Files the arXiv pipeline reads (others are counted as `info:files_ignored`)."""
+    return path.lower().endswith(INPUT_SUFFIXES)
+
+
 def read_arxiv(stream: BinaryIO, path: str, limits: Limits = Limits()) -> Iterator[Union[Paper, ReadError]]:
-    """Reader for `ReadFiles`: one input file (paper tarball, gzipped .tex, or bulk tar)."""
+    """The papers of one input file (paper tarball, gzipped .tex, or bulk tar)."""
     ident = parse_arxiv_id(path)
     yield from _read_container(stream, path, ident, limits, allow_nested=True)
+
+
+def read_documents(stream: BinaryIO, path: str, limits: Limits = Limits(),
+                   added: str = "") -> Iterator[Union[Document, ReadError]]:
+    """Reader for `ReadFiles`: each paper of one input file as its assembled document."""
+    for item in read_arxiv(stream, path, limits):
+        yield paper_to_document(item, added) if isinstance(item, Paper) else item
 
 
 def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], limits: Limits,
@@ -353,7 +375,7 @@ def choose_main(sources: dict[str, str]) -> Optional[str]:
                                           -len(sources[n]), n))
 
 
-def assemble(paper: Paper, max_depth: int = 8) -> Assembled:
+def assemble(paper: Paper, max_depth: int = MAX_INPUT_DEPTH) -> Assembled:
     """The paper's LaTeX as one text: comments (and `\\iffalse` blocks) stripped per file, inputs
     and local packages inlined; commented-out `\\input`s are not followed."""
     sources: dict[str, str] = {}
@@ -363,7 +385,7 @@ def assemble(paper: Paper, max_depth: int = 8) -> Assembled:
         text, used_fallback = decode_tex(data)
         fallback |= used_fallback
         raw_chars[name] = len(text)
-        sources[name] = latex.remove_iffalse(latex.strip_comments(text))
+        sources[name] = remove_iffalse(strip_comments(text))
     tex_files = [n for n in sources if _ext(n) in TEX_EXTENSIONS]
     if not tex_files:
         return Assembled("", None, encoding_fallback=fallback)
@@ -478,30 +500,25 @@ def paper_to_document(paper: Paper, added: str = "") -> Document:
     return Document(make_id(SOURCE, paper.arxiv_id), assembled.text, SOURCE, added, metadata)
 
 
-def clean_rule(keep_appendix: bool = False, max_macro_depth: int = 10) -> Rule:
-    """The Lewkowycz et al. cleaning as a rule: drops `no_tex`, `no_section`, `empty_text`."""
-
-    def rule(doc: Document) -> Outcome:
-        if not doc.metadata.get("tex_files"):
-            return Drop("no_tex")
-        cleaned = latex.clean_latex(doc.text, keep_appendix=keep_appendix, max_depth=max_macro_depth)
-        if cleaned.text is None:
-            return Drop("no_section")
-        if not cleaned.text.strip():
-            return Drop("empty_text")
-        stats = {
-            "macros_defined": cleaned.macros_defined,
-            "macros_expanded": cleaned.expansion.expanded,
-            "chars_clean": len(cleaned.text),
-        }
-        if cleaned.expansion.depth_exceeded:
-            stats["macro_depth_exceeded"] = True
-        if cleaned.expansion.growth_limited:
-            stats["macro_growth_limited"] = True
-        return doc.with_text(cleaned.text).with_metadata(**stats)
-
-    rule.__name__ = "clean_arxiv_latex"
-    return rule
+def clean_document(doc: Document, keep_appendix: bool = False, max_macro_depth: int = MAX_MACRO_DEPTH) -> Outcome:
+    """The Lewkowycz et al. cleaning of one paper: drops `no_tex`, `no_section`, `empty_text`."""
+    if not doc.metadata.get("tex_files"):
+        return Drop("no_tex")
+    cleaned = latex.clean_latex(doc.text, keep_appendix=keep_appendix, max_depth=max_macro_depth)
+    if cleaned.text is None:
+        return Drop("no_section")
+    if not cleaned.text.strip():
+        return Drop("empty_text")
+    stats = {
+        "macros_defined": cleaned.macros_defined,
+        "macros_expanded": cleaned.expansion.expanded,
+        "chars_clean": len(cleaned.text),
+    }
+    if cleaned.expansion.depth_exceeded:
+        stats["macro_depth_exceeded"] = True
+    if cleaned.expansion.growth_limited:
+        stats["macro_growth_limited"] = True
+    return doc.with_text(cleaned.text).with_metadata(**stats)
 
 
 def pick_latest(docs: list[Document]) -> Document:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import codecs
 import json
-import os
 import re
 from typing import BinaryIO, Iterator, Optional, Union
 
+from corpus import paths
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
 from corpus.rules import Drop, Outcome
@@ -37,7 +37,7 @@ JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 def _plain_name(path: str) -> str:
-    name = os.path.basename(path.rstrip("/"))
+    name = paths.basename(path)
     for suffix in _COMPRESSED:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
@@ -101,29 +101,30 @@ def gutenberg_id_from_name(path: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def read_books(stream: BinaryIO, path: str) -> Iterator[Union[Document, ReadError]]:
-    """All books in one decompressed input file (see the module docstring for the formats)."""
+def read_books(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
+    """All books in one decompressed input file (see the module docstring for the formats), each
+    with `added` as its `added` field."""
     name = _plain_name(path)
     if name.lower().endswith(JSON_SUFFIXES):
-        yield from read_json_lines(stream, path)
+        yield from read_json_lines(stream, path, added)
     else:
-        yield read_gutenberg_text(stream.read(), path)
+        yield read_gutenberg_text(stream.read(), path, added)
 
 
-def read_gutenberg_text(raw: bytes, path: str) -> Document:
+def read_gutenberg_text(raw: bytes, path: str, added: str = "") -> Document:
     text, encoding = decode_text(raw)
     name = _plain_name(path)
     metadata = {"format": "gutenberg_txt", "file": name, "encoding": encoding}
     gid = gutenberg_id_from_name(path)
     if gid:
         metadata["gutenberg_id"] = gid
-    return Document(id=make_id(SOURCE, "gutenberg", name), text=text, source=SOURCE, metadata=metadata)
+    return Document(id=make_id(SOURCE, "gutenberg", name), text=text, source=SOURCE, added=added, metadata=metadata)
 
 
 _PG_URL_ID = re.compile(r"gutenberg\.org/(?:ebooks|files)/(\d+)")
 
 
-def read_json_lines(stream: BinaryIO, path: str) -> Iterator[Union[Document, ReadError]]:
+def read_json_lines(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
     """PG-19 / Books3 JSON lines; a malformed line is a ReadError, the rest of the file goes on."""
     name = _plain_name(path)
     for number, line in enumerate(stream, start=1):
@@ -154,7 +155,7 @@ def read_json_lines(stream: BinaryIO, path: str) -> Iterator[Union[Document, Rea
                 metadata["meta"] = record["meta"]
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         yield Document(id=make_id(SOURCE, metadata["format"], name, str(number)), text=text,
-                       source=SOURCE, metadata=metadata)
+                       source=SOURCE, added=added, metadata=metadata)
 
 
 def _put(metadata: dict, key: str, value: object) -> None:

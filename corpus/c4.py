@@ -9,7 +9,7 @@ Every rule is a pure function; `pipelines/c4.py` wires them in TFDS's order (REC
 4. `clean_text`          per line: long words, citations, end marks, >= 5 words, lorem ipsum
                          (page), javascript, `{` (page), policy phrases; >= 3 sentences
                                                -> `lorem_ipsum`, `curly_bracket`, `too_few_sentences`
-5. `remove_duplicate_lines`  global line dedup (md5 of the stripped lower-cased line; the page
+5. `remove_lost_lines`  global line dedup (md5 of the stripped lower-cased line; the page
                          with the smallest md5(url) keeps it); then non-empty and >= 3 sentences
                                                -> `empty_after_dedup`, `too_few_sentences_after_dedup`
 6. `detect_english`      langdetect, seed 0, top language `en` with p >= 0.99
@@ -229,7 +229,7 @@ LINE_LOCAL_DUPLICATE = "local_duplicate"
 
 
 @dataclass
-class Cleaned:
+class CleanedPage:
     """The result of a text rule that also reports what happened to each line."""
 
     text: Optional[str]
@@ -241,7 +241,7 @@ class Cleaned:
 
 
 def clean_text(text: str, params: C4Params = VARIANTS["tfds"],
-               count: SentenceCounter = count_sentences) -> Cleaned:
+               count: SentenceCounter = count_sentences) -> CleanedPage:
     """TFDS `clean_page`, same order of tests; sentences are counted per kept line, as TFDS does.
 
     Lines are `splitlines()`d and `strip()`ped; the kept lines are joined by `\\n` and stripped.
@@ -264,12 +264,12 @@ def clean_text(text: str, params: C4Params = VARIANTS["tfds"],
             continue
         lower = line.lower()
         if "lorem ipsum" in lower:
-            return Cleaned(None, "lorem_ipsum", lines)
+            return CleanedPage(None, "lorem_ipsum", lines)
         if "javascript" in lower:
             lines[LINE_JAVASCRIPT] += 1
             continue
         if "{" in line:
-            return Cleaned(None, "curly_bracket", lines)
+            return CleanedPage(None, "curly_bracket", lines)
         if has_policy_phrase(lower):
             lines[LINE_POLICY] += 1
             continue
@@ -278,30 +278,25 @@ def clean_text(text: str, params: C4Params = VARIANTS["tfds"],
         kept.append(line)
         lines[LINE_KEPT] += 1
     if num_sentences < need:
-        return Cleaned(None, "too_few_sentences", lines)
-    return Cleaned("\n".join(kept).strip(), None, lines)
-
-
-def clean_page(doc: Document, params: C4Params = VARIANTS["tfds"]) -> Outcome:
-    """`clean_text` as a document rule."""
-    return clean_text(doc.text, params).outcome(doc)
+        return CleanedPage(None, "too_few_sentences", lines)
+    return CleanedPage("\n".join(kept).strip(), None, lines)
 
 
 # ---------------------------------------------------------------------------------------------
 # 5. Global line dedup (remove_duplicate_text)
 # ---------------------------------------------------------------------------------------------
-def line_hash(line: str) -> str:
+def line_key(line: str) -> str:
     """`_hash_text(line.strip().lower())`."""
     return md5_hex(line.strip().lower())
 
 
 def page_line_hashes(text: str) -> set[str]:
     """The distinct line keys one page offers to the global dedup (`text.split("\\n")`)."""
-    return {line_hash(line) for line in text.split("\n")}
+    return {line_key(line) for line in text.split("\n")}
 
 
-def remove_duplicate_lines(text: str, keep: Iterable[str], min_num_sentences: int = 3,
-                           count: SentenceCounter = count_sentences) -> Cleaned:
+def remove_lost_lines(text: str, keep: Iterable[str], min_num_sentences: int = 3,
+                           count: SentenceCounter = count_sentences) -> CleanedPage:
     """TFDS `_remove_lines_from_text`: keep a line only if this page was chosen for its key and
     it is the first copy in the page; drop the page if nothing is left or if the remaining text
     (counted as one text, not per line) has fewer than `min_num_sentences` sentences."""
@@ -310,7 +305,7 @@ def remove_duplicate_lines(text: str, keep: Iterable[str], min_num_sentences: in
     new_lines = []
     lines: Counter = Counter()
     for line in text.split("\n"):
-        key = line_hash(line)
+        key = line_key(line)
         if key not in keep:
             lines[LINE_GLOBAL_DUPLICATE] += 1
         elif key in seen:
@@ -320,10 +315,10 @@ def remove_duplicate_lines(text: str, keep: Iterable[str], min_num_sentences: in
             seen.add(key)
     new_text = "\n".join(new_lines)
     if not new_text:
-        return Cleaned(None, "empty_after_dedup", lines)
+        return CleanedPage(None, "empty_after_dedup", lines)
     if min_num_sentences and count(new_text, min_num_sentences) < min_num_sentences:
-        return Cleaned(None, "too_few_sentences_after_dedup", lines)
-    return Cleaned(new_text, None, lines)
+        return CleanedPage(None, "too_few_sentences_after_dedup", lines)
+    return CleanedPage(new_text, None, lines)
 
 
 def dedup_lines_in_memory(docs: Sequence[Document], min_num_sentences: int = 3) -> list[Outcome]:
@@ -339,7 +334,7 @@ def dedup_lines_in_memory(docs: Sequence[Document], min_num_sentences: int = 3) 
     keep_by_page: dict[str, set[str]] = {}
     for h, (_, key) in owner.items():
         keep_by_page.setdefault(key, set()).add(h)
-    return [remove_duplicate_lines(d.text, keep_by_page.get(page_key(d), ()), min_num_sentences).outcome(d)
+    return [remove_lost_lines(d.text, keep_by_page.get(page_key(d), ()), min_num_sentences).outcome(d)
             for d in docs]
 
 
@@ -398,7 +393,7 @@ def english_rule(min_probability: float = MIN_ENGLISH_PROBABILITY) -> Rule:
 # ---------------------------------------------------------------------------------------------
 def load_badwords(path: Union[str, Path, None] = None) -> list[str]:
     """One word or phrase per line (`line.strip()`, as TFDS reads it); blank lines ignored.
-    Default: the bundled LDNOOBW `en` list; any path smart_open reads (gs://, s3://) works."""
+    Default: the bundled LDNOOBW `en` list; any path `corpus.paths` reads (gs://, s3://) works."""
     if path is None:
         raw = BADWORDS_EN.read_text(encoding="utf-8")
     else:

@@ -1,4 +1,5 @@
-"""CCNet line dedup as pure functions (RECIPE §2.4); the Beam wiring is `pipelines/commoncrawl.py`.
+"""CCNet's line dedup and perplexity buckets as pure functions (RECIPE §2.4, §2.6–2.7); the steps
+are `corpus/steps/commoncrawl.py`, the Beam wiring of the dedup shuffle `pipelines/commoncrawl.py`.
 
 Semantics (cc_net `dedup.py`, "what is done in the paper"):
 - A line's key is `line_hash(line)` (SHA-1[:8] of `normalize_for_dedup`, little-endian uint64).
@@ -18,14 +19,20 @@ a time, like cc_net's `hash_in_mem`, default 50 of 1600 shards).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Collection, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
 
 from corpus.ccnet_text import EMPTY_LINE_HASH, text_line_hashes
 from corpus.document import Document
-from corpus.rules import Drop, Outcome, Rule
+from corpus.rules import Drop, Outcome
+
+if TYPE_CHECKING:
+    from corpus import lm
 
 DROP_ALL_DUPLICATED = "all_lines_duplicated"
 
@@ -135,6 +142,32 @@ def dedup_in_memory(docs: Sequence[Document], scope: DedupScope) -> list[Outcome
 
 
 # ---------------------------------------------------------------------------------------------
+# The shuffle's view of the dedup (`pipelines/commoncrawl.py` CcnetLineDedup): bounded numpy slices
+# ---------------------------------------------------------------------------------------------
+def doc_ref(doc_id: str) -> int:
+    """A 63-bit number naming a document inside the dedup shuffle."""
+    return int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "little") >> 1
+
+
+def partition_hashes(hashes: Sequence[int], partitions: int) -> dict[int, list[int]]:
+    """`hashes` split by hash partition (`hash % partitions`), each part in the order given."""
+    parts: dict[int, list[int]] = {}
+    for value in hashes:
+        parts.setdefault(value % partitions, []).append(value)
+    return parts
+
+
+def duplicated_pairs(hashes: np.ndarray, refs: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """One hash partition of one scope, as parallel arrays of (hash, document ref) where each
+    document's hashes are distinct: (distinct hashes, duplicated hashes, and the refs and hashes of
+    the pairs whose hash two or more documents contributed)."""
+    unique, counts = np.unique(hashes, return_counts=True)
+    duplicated = unique[counts >= 2]
+    mask = np.isin(hashes, duplicated)
+    return int(unique.size), int(duplicated.size), refs[mask], hashes[mask]
+
+
+# ---------------------------------------------------------------------------------------------
 # Perplexity and buckets (RECIPE §2.6–2.7), on `corpus.lm`'s per-language models
 # ---------------------------------------------------------------------------------------------
 BUCKETS = ("head", "middle", "tail")
@@ -150,54 +183,20 @@ def parse_buckets(value: str) -> tuple[str, ...]:
     return buckets
 
 
-def perplexity_rule(models_dir: str, languages: Collection[str]) -> "Rule":
-    """Annotate `perplexity` (cc_net's definition, rounded to 1 decimal) and `bucket`.
-
-    Models are loaded lazily per language on first use (once per worker). A document whose
-    language has no model gets `bucket = "all"` and `perplexity = None`, as in cc_net; the bucket
-    filter decides whether it is kept.
-    """
-    from corpus import lm
-
-    available = frozenset(languages)
-    loaded: dict[str, object] = {}
-
-    def rule(doc: Document) -> Outcome:
-        language = doc.metadata.get("language", "")
-        if language not in available:
-            return doc.with_metadata(perplexity=None, bucket=NO_LM_BUCKET)
-        model = loaded.get(language)
-        if model is None:
-            model = loaded[language] = lm.PerplexityModel.load(models_dir, language)
-        ppl = float(model.perplexity(doc.text))  # type: ignore[attr-defined]
-        if not math.isfinite(ppl):  # no word survives normalisation: nothing to score
-            return doc.with_metadata(perplexity=None, bucket="tail")
-        ppl = round(ppl, 1)  # cc_net stores the rounded value and buckets on it
-        return doc.with_metadata(perplexity=ppl, bucket=model.bucket(ppl))  # type: ignore[attr-defined]
-
-    return rule
+def perplexity_and_bucket(model: "lm.PerplexityModel", text: str) -> tuple[Optional[float], str]:
+    """cc_net's perplexity of `text`, rounded to 1 decimal (cc_net buckets the rounded value), and
+    its bucket; a text with no word left after normalisation has nothing to score: (None, tail)."""
+    ppl = float(model.perplexity(text))
+    if not math.isfinite(ppl):
+        return None, "tail"
+    ppl = round(ppl, 1)
+    return ppl, model.bucket(ppl)
 
 
-class PerplexityRuleFactory:
-    """Picklable factory for `ApplyRule(make_rule=...)`."""
-
-    def __init__(self, models_dir: str, languages: Collection[str]):
-        self.models_dir = models_dir
-        self.languages = tuple(sorted(languages))
-
-    def __call__(self) -> "Rule":
-        return perplexity_rule(self.models_dir, self.languages)
-
-
-def keep_buckets_rule(keep: Collection[str] = DEFAULT_KEEP_BUCKETS) -> "Rule":
-    """Keep the listed buckets; drop reasons `bucket_tail`, `bucket_head`, ... and
-    `no_language_model` for documents of a language without an LM (bucket `all`)."""
-    wanted = frozenset(keep)
-
-    def rule(doc: Document) -> Outcome:
-        bucket = doc.metadata.get("bucket", NO_LM_BUCKET)
-        if bucket in wanted:
-            return doc
-        return Drop("no_language_model" if bucket == NO_LM_BUCKET else f"bucket_{bucket}")
-
-    return rule
+def bucket_outcome(doc: Document, keep: Collection[str]) -> Outcome:
+    """Keep the listed buckets; drop `bucket_tail`, `bucket_head`, ... and `no_language_model` for
+    a page of a language without an LM (bucket `all`)."""
+    bucket = doc.metadata.get("bucket", NO_LM_BUCKET)
+    if bucket in keep:
+        return doc
+    return Drop("no_language_model" if bucket == NO_LM_BUCKET else f"bucket_{bucket}")

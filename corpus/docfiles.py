@@ -2,60 +2,127 @@
 
 The one reader of our own outputs: the model trainers (`corpus.lm`, `corpus.quality`), the
 tokenizer trainer and the encoder all take "documents directories", the output folders of
-`python -m pipelines.<source>` (`documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}` + `stats.json`).
-A document's source is its `source` field; when that is empty, the directory's name.
+`python -m pipelines.<source>`:
+
+    OUTPUT/documents/documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}   the documents
+    OUTPUT/rejected/<reason>.jsonl.gz                               dropped samples: never read here
+    OUTPUT/stats.json                                               the run's ledger
+
+A directory with a `documents/` sub-folder is read from that folder only; one without (the
+layout before `documents/` existed) from its document files, skipping any `rejected/` folder.
+Local, `gs://`, `s3://` and `memory://` paths are all read through `corpus.paths`. A document's
+source is its `source` field; when that is empty, the name of the output directory.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
-import os
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Sequence
 
+from corpus import paths
 from corpus.document import SOURCES, Document
-from corpus.fileio import ReadError, open_decompressed, open_path
+from corpus.fileio import ReadError, guarded, open_path
 
 DOCUMENT_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.bz2", ".jsonl.xz", ".json.gz", ".parquet")
 PARQUET_MAGIC = b"PAR1"
+DOCUMENTS_DIR = "documents"
+REJECTED_DIR = "rejected"
+STATS_FILE = "stats.json"
 
 
 def default_inputs(root: str = "out") -> list[str]:
     """Every `out/<source>/` that exists, in the order of `SOURCES`."""
-    found = [str(Path(root) / s) for s in SOURCES if (Path(root) / s).is_dir()]
+    found = [paths.join(root, s) for s in SOURCES if paths.is_dir(paths.join(root, s))]
     if not found:
         raise SystemExit(f"no documents found: none of {root}/<{'|'.join(SOURCES)}>/ exists; pass --input")
     return found
 
 
 def is_document_file(path: str) -> bool:
-    name = os.path.basename(path)
+    name = paths.basename(path)
     return name.endswith(DOCUMENT_SUFFIXES) and not name.endswith(".tmp")
 
 
-def find_document_files(inputs: Sequence[str]) -> list[tuple[str, str]]:
-    """`(source_hint, path)` for each document file under `inputs` (dirs, files or globs), sorted.
+def has_documents_dir(directory: str) -> bool:
+    return paths.is_dir(paths.join(directory, DOCUMENTS_DIR))
 
-    The hint is the name of the directory given (or of the file's parent): used when a document
-    has no `source` field.
+
+def source_hint(path: str) -> str:
+    """The output directory's name for a document file (the folder above `documents/`)."""
+    folder = paths.parent(path)
+    if paths.basename(folder) == DOCUMENTS_DIR:
+        folder = paths.parent(folder)
+    return paths.basename(folder)
+
+
+def is_rejected(path: str) -> bool:
+    """True for a file of a `rejected/` folder (dropped samples)."""
+    return paths.basename(paths.parent(path)) == REJECTED_DIR
+
+
+def _parts(path: str) -> list[str]:
+    return [part for part in str(path).split("://", 1)[-1].split("/") if part]
+
+
+@dataclass
+class InputFiles:
+    """What `--input` holds: the document files with their source hints, and the other files
+    (stats.json, ...) that were not read. Rejected samples are neither: never part of the input."""
+
+    documents: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def scan_inputs(inputs: Sequence[str]) -> InputFiles:
+    """The files of `inputs` (dirs, files or globs, local or remote), sorted.
+
+    A directory is read from its `documents/` sub-folder when it has one, else from all its
+    document files; files in a `rejected/` folder are never documents. The hint is the output
+    directory's name: used when a document has no `source` field.
     """
-    import glob
-
-    files: list[tuple[str, str]] = []
+    found = InputFiles()
     for item in inputs:
-        if os.path.isdir(item):
-            hint = os.path.basename(os.path.normpath(item))
-            for dirpath, _dirs, names in os.walk(item):
-                for name in names:
-                    if is_document_file(name):
-                        files.append((hint, os.path.join(dirpath, name)))
-        else:
-            for path in sorted(glob.glob(item)) if any(c in item for c in "*?[") else [item]:
-                if os.path.isfile(path):
-                    files.append((os.path.basename(os.path.dirname(os.path.abspath(path))), path))
+        if paths.is_dir(item):
+            _scan_directory(item, found)
+        elif paths.has_glob(item):
+            for f in paths.list_files(item):
+                if is_rejected(f):
+                    continue
+                if is_document_file(f):
+                    found.documents.append((source_hint(f), f))
                 else:
-                    raise SystemExit(f"input not found: {path}")
-    return sorted(set(files), key=lambda hp: (hp[0], hp[1]))
+                    found.ignored.append(f)
+        elif paths.is_file(item):
+            if is_rejected(item):
+                raise SystemExit(f"{item} holds rejected samples (dropped documents), not documents")
+            found.documents.extend((source_hint(f), f) for f in paths.list_files(item))
+        else:
+            raise SystemExit(f"input not found: {item}")
+    found.documents = sorted(set(found.documents))
+    found.ignored = sorted(set(found.ignored))
+    return found
+
+
+def _scan_directory(directory: str, found: InputFiles) -> None:
+    hint = paths.basename(directory)
+    documents_dir = has_documents_dir(directory)
+    depth = len(_parts(directory))
+    for f in paths.list_files(directory):
+        folders = _parts(f)[depth:-1]  # between the directory and the file
+        if REJECTED_DIR in folders:
+            continue
+        if is_document_file(f) and (not documents_dir or folders[:1] == [DOCUMENTS_DIR]):
+            found.documents.append((hint, f))
+        else:
+            found.ignored.append(f)
+
+
+def find_document_files(inputs: Sequence[str]) -> list[tuple[str, str]]:
+    """`(source_hint, path)` for each document file under `inputs`, sorted (see `scan_inputs`)."""
+    return scan_inputs(inputs).documents
 
 
 def read_documents(stream: BinaryIO, path: str = "") -> Iterator[Document | ReadError]:
@@ -94,9 +161,7 @@ def valid_text(text: str) -> str:
 
 def iter_file(path: str, hint: str = "") -> Iterator[Document | ReadError]:
     """Open, decompress and read one document file; the source falls back to `hint`."""
-    from corpus.fileio import guarded
-
-    with _open(path) as stream:
+    with open_path(path) as stream:
         for item in guarded(read_documents(stream, path), path):
             if isinstance(item, Document):
                 text = valid_text(item.text)
@@ -105,22 +170,23 @@ def iter_file(path: str, hint: str = "") -> Iterator[Document | ReadError]:
             yield item
 
 
-def _open(path: str) -> BinaryIO:
-    if "://" in path:
-        return open_path(path)
-    return open_decompressed(open(path, "rb"))
-
-
 def source_of(doc: Document, hint: str = "") -> str:
     return doc.source or hint or "unknown"
 
 
+def read_stats_json(directory: str) -> Optional[dict]:
+    """The stats.json ledger of a pipeline output, or None when it has none (or a broken one)."""
+    try:
+        return json.loads(paths.read_text(paths.join(directory, STATS_FILE)))
+    except (OSError, ValueError):
+        return None
+
+
 def stats_documents(directory: str) -> Optional[int]:
     """`documents_written` of a pipeline output's stats.json, if there is one."""
-    path = Path(directory) / "stats.json"
     try:
-        return int(json.loads(path.read_text())["documents_written"])
-    except (OSError, ValueError, KeyError):
+        return int((read_stats_json(directory) or {})["documents_written"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -135,3 +201,54 @@ def iter_directory(directory: str) -> Iterator[Document]:
             if isinstance(item, ReadError):
                 raise ValueError(f"{item.path}: {item.reason}: {item.detail}")
             yield item
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing shards (the pipelines' writer and the tests' fixtures share these encoders)
+# ---------------------------------------------------------------------------------------------
+FORMATS = ("jsonl.gz", "parquet")
+
+
+def shard_name(index: int, num_shards: int, fmt: str) -> str:
+    return f"documents-{index:05d}-of-{num_shards:05d}.{fmt}"
+
+
+def shard_of(doc_id: str, num_shards: int) -> int:
+    return int.from_bytes(hashlib.md5(doc_id.encode("utf-8")).digest()[:8], "little") % num_shards
+
+
+# Deflate level 6: zlib's and the gzip tool's default (Python's gzip module defaults to 9, which
+# costs ~25% more time for ~0.25% smaller shards on web text).
+GZIP_LEVEL = 6
+
+
+def encode_jsonl_gz(docs: Sequence[Document]) -> bytes:
+    buffer = io.BytesIO()
+    # mtime=0 and no file name: identical documents give identical bytes on every run.
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL) as gz:
+        for doc in docs:
+            gz.write(doc.to_json().encode("utf-8") + b"\n")
+    return buffer.getvalue()
+
+
+def encode_parquet(docs: Sequence[Document]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": [d.id for d in docs],
+            "text": [d.text for d in docs],
+            "source": [d.source for d in docs],
+            "added": [d.added for d in docs],
+            # Metadata differs per source and per document; a JSON string keeps one schema
+            # across every shard so `datasets` can load a folder of shards.
+            "metadata": [json.dumps(d.metadata, ensure_ascii=False, sort_keys=True) for d in docs],
+        }
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+ENCODERS = {"jsonl.gz": encode_jsonl_gz, "parquet": encode_parquet}

@@ -1,8 +1,8 @@
 """Opening inputs and naming what goes wrong with them.
 
 Readers in `corpus/` take an already-open binary stream, so the same reader serves local files,
-Beam's `FileSystems` (gs://, s3://, hdfs://) and tests. Compression is detected from the
-leading bytes rather than the file name, because dumps are often renamed.
+remote ones opened through `corpus.paths` (gs://, s3://, memory://) and tests. Compression is
+detected from the leading bytes rather than the file name, because dumps are often renamed.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, TypeVar, Union
 from xml.etree.ElementTree import ParseError
+
+from corpus import paths
 
 T = TypeVar("T")
 
@@ -59,10 +61,8 @@ def open_decompressed(raw: BinaryIO) -> BinaryIO:
 
 
 def open_path(path: str) -> BinaryIO:
-    """Open a local or remote path (anything smart_open reads) and decompress it."""
-    import smart_open
-
-    return open_decompressed(smart_open.open(path, "rb", compression="disable"))
+    """Open a local or remote path (through `corpus.paths`) and decompress it."""
+    return open_decompressed(paths.open(path, "rb"))
 
 
 def classify_error(exc: BaseException) -> str | None:

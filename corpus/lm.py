@@ -7,7 +7,10 @@ RECIPE §2.6–2.7. Per language, trained on our Wikipedia pipeline's output:
     <dir>/<lang>.arpa.bin   KenLM 5-gram (`lmplz -o 5 --discount_fallback`, then `build_binary`)
                             over the SentencePiece pieces of the same paragraphs
     <dir>/<lang>.json       card: training data, sizes, options, date, sha256 digests, cutoffs
-    <dir>/languages.json    index of the languages in the directory (for remote listings)
+    <dir>/languages.json    index of the languages in the directory (for mirrors that cannot list)
+
+Model directories may be local or remote (gs://, s3://, ...): every file goes through
+`corpus.paths`; KenLM maps a local copy of its file.
 
 Perplexity of a document, as cc_net's `DocLM`: for each line (paragraph) of the document,
 `normalize()` it, cut it into pieces, score the space-joined pieces with KenLM (log10, with
@@ -38,11 +41,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from corpus import docfiles
+from corpus import docfiles, paths
 from corpus.ccnet_text import normalize, normalize_lines
+from corpus.progress import Progress
+from corpus.shards import sha256_file
+from corpus.step import add_params, param, params_from
 
 SP_SUFFIX = ".sp.model"
 LM_SUFFIX = ".arpa.bin"
@@ -53,7 +60,30 @@ CCNET_VOCAB = 65_536  # cc_net's SentencePiece vocabulary (hard limit; 40,000 re
 MIN_VOCAB = 1_000
 CHARS_PER_PIECE = 1_000  # small corpora: one vocabulary entry per 1,000 training characters
 HOLDOUT_EVERY = 10  # one document in ten (by content hash) is held out for the cutoffs
+REFERENCE_DOCUMENTS = 100_000  # reference documents read per language for the cutoffs
+FALLBACK_REFERENCE = 1_000  # training documents kept as the reference when none is held out
 PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+BINARIES = ("trie", "probing")
+# SentencePiece's `minloglevel` for training: 0 = INFO, its progress on stderr. A process-wide
+# setting that sticks from one training to the next, so every training passes it.
+SENTENCEPIECE_LOG_LEVEL = 0
+
+
+@dataclass(frozen=True)
+class LMParams:
+    """Per-language model training (cc_net's settings unless said otherwise)"""
+
+    order: int = param(5, "n-gram order (cc_net: 5)")
+    vocab_size: int = param(CCNET_VOCAB, f"SentencePiece vocabulary (cc_net: {CCNET_VOCAB}); scaled down to 1 "
+                                         f"per {CHARS_PER_PIECE} training characters, at least {MIN_VOCAB}")
+    seed: int = param(0, "SentencePiece's random seed")
+    memory: str = param("1G", "lmplz/build_binary -S")
+    threads: int = param(1, "SentencePiece training threads")
+    binary: str = param("trie", "KenLM binary: trie with 8-bit quantisation (~4x smaller; sample models stay "
+                                "~10 MB) or probing (cc_net's default, fastest)", choices=BINARIES)
+    prune: tuple[int, ...] = param((), "lmplz --prune thresholds per order, e.g. 0 0 1 (cc_net: no pruning)",
+                                   nargs="*")
+    created: Optional[str] = param(None, "date written in the cards (default: today, UTC)")
 
 
 # =============================================================================================
@@ -76,45 +106,12 @@ def kenlm_tool(name: str) -> str:
     )
 
 
-def _join(directory: str, name: str) -> str:
-    return directory.rstrip("/") + "/" + name if "://" in directory else str(Path(directory) / name)
-
-
-def _is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
-def _local_path(path: str) -> str:
-    return path[len("file://"):] if path.startswith("file://") else path
-
-
-def _read_bytes(path: str) -> bytes:
-    if not _is_remote(path):
-        return Path(_local_path(path)).read_bytes()
-    import smart_open
-
-    with smart_open.open(path, "rb", compression="disable") as handle:
-        return handle.read()
-
-
 def available_languages(directory: str) -> list[str]:
     """Languages with a complete model (card + SentencePiece + KenLM) in `directory`."""
-    if not _is_remote(directory):
-        root = Path(_local_path(directory))
-        if not root.is_dir():
-            return []
-        return sorted(
-            p.name[: -len(CARD_SUFFIX)]
-            for p in root.glob("*" + CARD_SUFFIX)
-            if p.name != INDEX
-            and (root / (p.name[: -len(CARD_SUFFIX)] + SP_SUFFIX)).is_file()
-            and (root / (p.name[: -len(CARD_SUFFIX)] + LM_SUFFIX)).is_file()
-        )
-    try:
-        index = json.loads(_read_bytes(_join(directory, INDEX)))
-    except Exception:  # noqa: BLE001 - no index: no models
-        return []
-    return sorted(index.get("languages", []))
+    cards = [paths.basename(f) for f in paths.list_files(paths.join(directory, "*" + CARD_SUFFIX))]
+    languages = [name[: -len(CARD_SUFFIX)] for name in cards if name != INDEX]
+    return sorted(language for language in languages
+                  if all(paths.is_file(paths.join(directory, language + suffix)) for suffix in (SP_SUFFIX, LM_SUFFIX)))
 
 
 # =============================================================================================
@@ -134,19 +131,14 @@ class PerplexityModel:
     def load(cls, directory: str, language: str) -> "PerplexityModel":
         """Load `<directory>/<language>.{sp.model,arpa.bin,json}` from a local or remote path.
 
-        Remote KenLM files are copied to a local temporary file first (KenLM maps a local file).
+        A remote KenLM file is copied to a local cached file first (KenLM maps a local file).
         """
         import kenlm
         import sentencepiece as spm
 
-        card = json.loads(_read_bytes(_join(directory, language + CARD_SUFFIX)))
-        sp = spm.SentencePieceProcessor(model_proto=_read_bytes(_join(directory, language + SP_SUFFIX)))
-        lm_path = _join(directory, language + LM_SUFFIX)
-        if _is_remote(lm_path):
-            local = Path(tempfile.mkdtemp(prefix="llama-corpus-lm-")) / (language + LM_SUFFIX)
-            local.write_bytes(_read_bytes(lm_path))
-            lm_path = str(local)
-        lm = kenlm.Model(_local_path(lm_path))
+        card = json.loads(paths.read_text(paths.join(directory, language + CARD_SUFFIX)))
+        sp = spm.SentencePieceProcessor(model_proto=paths.read_bytes(paths.join(directory, language + SP_SUFFIX)))
+        lm = kenlm.Model(paths.local_copy(paths.join(directory, language + LM_SUFFIX)))
         cutoffs = card["cutoffs"]
         return cls(language, sp, lm, (cutoffs["p30"], cutoffs["p60"]), card)
 
@@ -193,7 +185,7 @@ def _held_out(text: str) -> bool:
     return int.from_bytes(digest[:4], "little") % HOLDOUT_EVERY == 0
 
 
-def training_lines(text: str) -> Iterator[str]:
+def lm_lines(text: str) -> Iterator[str]:
     """The normalised, non-empty paragraphs of a document: one training line each."""
     for line in text.split("\n"):
         normalized = normalize(line)
@@ -225,14 +217,6 @@ def cutoffs_of(perplexities: Sequence[float]) -> dict[str, Any]:
     return {**table, "n": len(finite)}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _run(command: list[str], stdin_path: Optional[Path] = None) -> None:
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     try:
@@ -245,197 +229,217 @@ def _run(command: list[str], stdin_path: Optional[Path] = None) -> None:
         raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): {tail}")
 
 
+class Laps:
+    """Seconds spent in each named stage, printed (not written: they vary run to run)."""
+
+    def __init__(self) -> None:
+        self.started = self._clock = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = now - self._clock
+        self._clock = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+
+
+@dataclass
+class TrainingText:
+    """The normalised paragraphs written for training, and the documents kept aside."""
+
+    path: Path
+    documents: int = 0
+    lines: int = 0
+    characters: int = 0
+    held_out: list[str] = field(default_factory=list)
+    first_trained: list[str] = field(default_factory=list)  # fallback reference when nothing is held out
+
+
+def write_training_text(documents: Iterable[str], path: Path, hold_out: bool, label: str) -> TrainingText:
+    """Stream the normalised paragraphs to `path` (never the corpus in memory); with `hold_out`,
+    one document in ten (by sha1 of its text) is kept aside for the cutoffs instead."""
+    text = TrainingText(path)
+    reporter = Progress(label, main="documents").start()
+    try:
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            for doc in documents:
+                reporter.add("documents")
+                if hold_out and _held_out(doc):
+                    text.held_out.append(doc)
+                    continue
+                text.documents += 1
+                if len(text.first_trained) < FALLBACK_REFERENCE:
+                    text.first_trained.append(doc)
+                for line in lm_lines(doc):
+                    handle.write(line + "\n")
+                    text.lines += 1
+                    text.characters += len(line)
+    finally:
+        reporter.stop()
+    return text
+
+
+def sentencepiece_options(params: LMParams, characters: int) -> dict[str, Any]:
+    """cc_net's unigram options, the vocabulary scaled to the text; seeded, fixed thread count."""
+    return dict(
+        model_type="unigram",
+        vocab_size=scaled_vocab_size(params.vocab_size, characters),
+        hard_vocab_limit=False,
+        character_coverage=0.9995,
+        input_sentence_size=2_000_000,
+        shuffle_input_sentence=True,
+        max_sentence_length=16_384,
+        num_threads=params.threads,
+    )
+
+
+def train_lm_sentencepiece(text_path: Path, options: dict[str, Any], seed: int) -> bytes:
+    """The unigram model's bytes; SentencePiece logs its progress on stderr (INFO).
+
+    Fed through an iterator into memory: a file input would record its temporary path in the
+    model's TrainerSpec and make two identical trainings differ."""
+    import sentencepiece as spm
+
+    spm.set_random_generator_seed(seed)
+    model = io.BytesIO()
+    with open(text_path, encoding="utf-8") as lines_in:
+        spm.SentencePieceTrainer.train(sentence_iterator=(line.rstrip("\n") for line in lines_in),
+                                       model_writer=model, minloglevel=SENTENCEPIECE_LOG_LEVEL, **options)
+    return model.getvalue()
+
+
+def write_pieces(sp: Any, text_path: Path, pieces_path: Path) -> int:
+    """The same paragraphs as space-joined pieces (KenLM's training text); returns the piece count."""
+    n_pieces = 0
+    with open(text_path, encoding="utf-8") as src, open(pieces_path, "w", encoding="utf-8", newline="\n") as dst:
+        for line in src:
+            pieces = sp.encode(line.rstrip("\n"), out_type=str)
+            n_pieces += len(pieces)
+            dst.write(" ".join(pieces) + "\n")
+    return n_pieces
+
+
+def build_kenlm(pieces_path: Path, tmp: Path, params: LMParams, laps: Laps) -> tuple[Path, int, dict[str, Any]]:
+    """lmplz (cc_net always passes --discount_fallback; small corpora need it) + build_binary.
+    Returns (binary file, ARPA bytes, the options for the card)."""
+    arpa = tmp / "lm.arpa"
+    options: dict[str, Any] = {"order": params.order, "discount_fallback": True, "memory": params.memory,
+                               "prune": list(params.prune), "build_binary": params.binary}
+    prune_args = ["--prune", *map(str, params.prune)] if params.prune else []
+    _run([kenlm_tool("lmplz"), "-o", str(params.order), "-S", params.memory, "-T", str(tmp), "--discount_fallback",
+          *prune_args, "--arpa", str(arpa)], stdin_path=pieces_path)
+    pieces_path.unlink()
+    laps.lap("lmplz")
+    binary_path = tmp / "lm.arpa.bin"
+    quantize = ["-q", "8", "-b", "8"] if params.binary == "trie" else []
+    if quantize:
+        options["quantization_bits"] = 8
+    _run([kenlm_tool("build_binary"), "-S", params.memory, "-T", str(tmp), *quantize, params.binary, str(arpa),
+          str(binary_path)])
+    arpa_bytes = arpa.stat().st_size
+    arpa.unlink()
+    laps.lap("build_binary")
+    return binary_path, arpa_bytes, options
+
+
+def reference_cutoffs(model: PerplexityModel, reference: Optional[Iterable[str]],
+                      text: TrainingText) -> tuple[dict[str, Any], str]:
+    """Cutoffs on the reference sample (held-out Wikipedia documents by default), and its name."""
+    if reference is not None:
+        return cutoffs_of([model.perplexity(t) for t in reference]), "reference documents"
+    if text.held_out:
+        return (cutoffs_of([model.perplexity(t) for t in text.held_out]),
+                f"held-out training documents (1 in {HOLDOUT_EVERY} by sha1 of the text)")
+    # Too few documents for any to be held out: the training documents (optimistic cutoffs).
+    return (cutoffs_of([model.perplexity(t) for t in text.first_trained]),
+            "training documents (none held out: corpus too small)")
+
+
+def cutoffs_card(cutoffs: dict[str, Any], source: str) -> dict[str, Any]:
+    return {"p30": cutoffs["p30"], "p60": cutoffs["p60"], "from": source, "n": cutoffs["n"],
+            "percentiles": {k: v for k, v in cutoffs.items() if k.startswith("p")}}
+
+
 def train_language_model(
     documents: Iterable[str],
     language: str,
     directory: str,
-    *,
-    order: int = 5,
-    vocab_size: int = CCNET_VOCAB,
-    seed: int = 0,
+    params: LMParams = LMParams(),
     reference: Optional[Iterable[str]] = None,
-    memory: str = "1G",
-    threads: int = 1,
-    binary: str = "trie",
-    prune: Sequence[int] = (),
-    created: Optional[str] = None,
     training_source: str = "",
-) -> Path:
+) -> str:
     """Train `<language>`'s SentencePiece + KenLM models on `documents` (texts) into `directory`.
 
     One document in ten (by a hash of its text) is held out; the cutoffs are the 30th/60th
     percentiles of the held-out documents' perplexities, or of `reference` texts when given.
-    Same documents, options and `created` give byte-identical files. Returns the card's path.
-
-    `binary`: "trie" (8-bit quantised probabilities and backoffs, ~4x smaller; the default, so
-    sample models stay ~10 MB) or "probing" (cc_net's `build_binary` default, fastest queries).
-    `prune`: lmplz `--prune` count thresholds per order (cc_net: none).
+    Same documents, params and `created` give byte-identical files. The models are built in a
+    local temporary folder and copied into `directory` (local or remote). Returns the card's path.
     """
-    if binary not in ("trie", "probing"):
-        raise ValueError(f"binary must be trie or probing, got {binary!r}")
-    timings: dict[str, float] = {}
-    clock = time.monotonic()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        timings[name] = now - clock
-        clock = now
-
+    import kenlm
     import sentencepiece as spm
 
-    started = time.monotonic()
-    created = created or dt.datetime.now(dt.timezone.utc).date().isoformat()
-    out_dir = Path(_local_path(directory))
-    if _is_remote(directory):
-        raise ValueError("train into a local directory and copy it (gsutil/aws s3 cp); loading works remotely")
-    out_dir.mkdir(parents=True, exist_ok=True)
-
+    if params.binary not in BINARIES:
+        raise ValueError(f"binary must be one of {BINARIES}, got {params.binary!r}")
+    laps = Laps()
     with tempfile.TemporaryDirectory(prefix=f"lm-{language}-") as tmp_name:
         tmp = Path(tmp_name)
-        text_path = tmp / "train.txt"
-        held_out: list[str] = []
-        first_trained: list[str] = []  # fallback reference when nothing was held out
-        docs = lines = chars = 0
-        # 1. Stream the normalised paragraphs to a file (never the corpus in memory).
-        with open(text_path, "w", encoding="utf-8", newline="\n") as handle:
-            for text in documents:
-                if reference is None and _held_out(text):
-                    held_out.append(text)
-                    continue
-                docs += 1
-                if len(first_trained) < 1000:
-                    first_trained.append(text)
-                for line in training_lines(text):
-                    handle.write(line + "\n")
-                    lines += 1
-                    chars += len(line)
-        if lines == 0:
+        text = write_training_text(documents, tmp / "train.txt", reference is None, f"lm {language}")
+        if text.lines == 0:
             raise ValueError(f"{language}: no training text")
-        lap("normalize")
-
-        # 2. SentencePiece unigram (cc_net), deterministic: seeded, fixed thread count.
-        effective_vocab = scaled_vocab_size(vocab_size, chars)
-        sp_prefix = tmp / "sp"
-        spm.set_random_generator_seed(seed)
-        sp_options = dict(
-            model_type="unigram",
-            vocab_size=effective_vocab,
-            hard_vocab_limit=False,
-            character_coverage=0.9995,
-            input_sentence_size=2_000_000,
-            shuffle_input_sentence=True,
-            max_sentence_length=16_384,
-            num_threads=threads,
-        )
-        # Fed through an iterator into memory: a file input would record its temporary path in the
-        # model's TrainerSpec and make two identical trainings differ.
-        model_buffer = io.BytesIO()
-        with open(text_path, encoding="utf-8") as lines_in:
-            spm.SentencePieceTrainer.train(sentence_iterator=(line.rstrip("\n") for line in lines_in),
-                                           model_writer=model_buffer, minloglevel=2, **sp_options)
-        Path(str(sp_prefix) + ".model").write_bytes(model_buffer.getvalue())
-        sp = spm.SentencePieceProcessor(model_proto=model_buffer.getvalue())
-        lap("sentencepiece")
-
-        # 3. The same paragraphs as space-joined pieces: KenLM's training text.
-        pieces_path = tmp / "pieces.txt"
-        n_pieces = 0
-        with open(text_path, encoding="utf-8") as src, open(pieces_path, "w", encoding="utf-8", newline="\n") as dst:
-            for line in src:
-                pieces = sp.encode(line.rstrip("\n"), out_type=str)
-                n_pieces += len(pieces)
-                dst.write(" ".join(pieces) + "\n")
-        text_path.unlink()
-        lap("encode")
-
-        # 4. KenLM: lmplz (cc_net always passes --discount_fallback; small corpora need it) + build_binary.
-        arpa = tmp / "lm.arpa"
-        lm_options: dict[str, Any] = {"order": order, "discount_fallback": True, "memory": memory,
-                                      "prune": list(prune), "build_binary": binary}
-        prune_args = ["--prune", *map(str, prune)] if prune else []
-        _run([kenlm_tool("lmplz"), "-o", str(order), "-S", memory, "-T", str(tmp), "--discount_fallback",
-              *prune_args, "--arpa", str(arpa)], stdin_path=pieces_path)
-        pieces_path.unlink()
-        lap("lmplz")
-        binary_path = tmp / "lm.arpa.bin"
-        quantize = ["-q", "8", "-b", "8"] if binary == "trie" else []
-        if quantize:
-            lm_options["quantization_bits"] = 8
-        _run([kenlm_tool("build_binary"), "-S", memory, "-T", str(tmp), *quantize, binary, str(arpa), str(binary_path)])
-        arpa_bytes = arpa.stat().st_size
-        arpa.unlink()
-        lap("build_binary")
-
-        # 5. Cutoffs on the reference sample (held-out Wikipedia documents by default).
-        import kenlm
-
+        laps.lap("normalize")
+        sp_options = sentencepiece_options(params, text.characters)
+        sp_model = train_lm_sentencepiece(text.path, sp_options, params.seed)
+        sp = spm.SentencePieceProcessor(model_proto=sp_model)
+        laps.lap("sentencepiece")
+        n_pieces = write_pieces(sp, text.path, tmp / "pieces.txt")
+        text.path.unlink()
+        laps.lap("encode")
+        binary_path, arpa_bytes, lm_options = build_kenlm(tmp / "pieces.txt", tmp, params, laps)
         model = PerplexityModel(language, sp, kenlm.Model(str(binary_path)), (0.0, 0.0), {})
-        if reference is not None:
-            reference_texts = list(reference)
-            cutoff_source = "reference documents"
-        elif held_out:
-            reference_texts = held_out
-            cutoff_source = f"held-out training documents (1 in {HOLDOUT_EVERY} by sha1 of the text)"
-        else:
-            # Too few documents for any to be held out: the training documents (optimistic cutoffs).
-            reference_texts = first_trained
-            cutoff_source = "training documents (none held out: corpus too small)"
-        perplexities = [model.perplexity(t) for t in reference_texts]
-        cutoffs = cutoffs_of(perplexities)
-        lap("cutoffs")
+        cutoffs, cutoff_source = reference_cutoffs(model, reference, text)
+        laps.lap("cutoffs")
+        sp_path = tmp / (language + SP_SUFFIX)
+        sp_path.write_bytes(sp_model)
+        card = {
+            "language": language,
+            "kind": "cc_net perplexity model: SentencePiece unigram + KenLM n-gram",
+            "created": params.created or dt.datetime.now(dt.timezone.utc).date().isoformat(),
+            "training": {
+                "source": training_source,
+                "documents": text.documents,
+                "held_out_documents": len(text.held_out) if reference is None else 0,
+                "lines": text.lines,
+                "characters": text.characters,
+                "pieces": n_pieces,
+                "normalization": "corpus.ccnet_text.normalize, per line (paragraph)",
+            },
+            "sentencepiece": {
+                **_file_entry(sp_path, language + SP_SUFFIX),
+                "vocab_size_requested": params.vocab_size,
+                "vocab_size": int(sp.get_piece_size()),
+                "seed": params.seed,
+                **{k: v for k, v in sp_options.items() if k != "vocab_size"},
+            },
+            "kenlm": {**_file_entry(binary_path, language + LM_SUFFIX), "arpa_bytes": arpa_bytes, **lm_options},
+            "cutoffs": cutoffs_card(cutoffs, cutoff_source),
+            "perplexity": "10 ** (-sum(log10 score) / sum(n_pieces + 1)) over the document's normalised lines",
+            "buckets": "head: pp < p30; middle: p30 <= pp < p60; tail: pp >= p60",
+        }
+        paths.copy(str(sp_path), paths.join(directory, language + SP_SUFFIX))
+        paths.copy(str(binary_path), paths.join(directory, language + LM_SUFFIX))
+    card_path = paths.join(directory, language + CARD_SUFFIX)
+    _write_json(card_path, card)
+    _update_index(directory)
+    print(f"[lm] {language}: {text.documents} docs, {text.characters:,} chars, vocab {card['sentencepiece']['vocab_size']}, "
+          f"cutoffs p30={cutoffs['p30']} p60={cutoffs['p60']} (n={cutoffs['n']}), "
+          f"{time.monotonic() - laps.started:.1f}s ({laps})", file=sys.stderr)
+    return card_path
 
-        # 6. Move into place (atomic renames) and write the card.
-        sp_file = out_dir / (language + SP_SUFFIX)
-        lm_file = out_dir / (language + LM_SUFFIX)
-        card_file = out_dir / (language + CARD_SUFFIX)
-        shutil.copyfile(str(sp_prefix) + ".model", str(sp_file) + ".tmp")
-        os.replace(str(sp_file) + ".tmp", sp_file)
-        shutil.copyfile(binary_path, str(lm_file) + ".tmp")
-        os.replace(str(lm_file) + ".tmp", lm_file)
 
-    card = {
-        "language": language,
-        "kind": "cc_net perplexity model: SentencePiece unigram + KenLM n-gram",
-        "created": created,
-        "training": {
-            "source": training_source,
-            "documents": docs,
-            "held_out_documents": len(held_out) if reference is None else 0,
-            "lines": lines,
-            "characters": chars,
-            "pieces": n_pieces,
-            "normalization": "corpus.ccnet_text.normalize, per line (paragraph)",
-        },
-        "sentencepiece": {
-            "file": sp_file.name,
-            "sha256": _sha256(sp_file),
-            "bytes": sp_file.stat().st_size,
-            "vocab_size_requested": vocab_size,
-            "vocab_size": int(sp.get_piece_size()),
-            "seed": seed,
-            **{k: v for k, v in sp_options.items() if k != "vocab_size"},
-        },
-        "kenlm": {
-            "file": lm_file.name,
-            "sha256": _sha256(lm_file),
-            "bytes": lm_file.stat().st_size,
-            "arpa_bytes": arpa_bytes,
-            **lm_options,
-        },
-        "cutoffs": {"p30": cutoffs["p30"], "p60": cutoffs["p60"], "from": cutoff_source,
-                    "n": cutoffs["n"], "percentiles": {k: v for k, v in cutoffs.items() if k.startswith("p")}},
-        "perplexity": "10 ** (-sum(log10 score) / sum(n_pieces + 1)) over the document's normalised lines",
-        "buckets": "head: pp < p30; middle: p30 <= pp < p60; tail: pp >= p60",
-    }
-    # Training time varies run to run: printed, not written, so reruns give byte-identical cards.
-    seconds = time.monotonic() - started
-    _write_json(card_file, card)
-    _update_index(out_dir)
-    print(f"[lm] {language}: {docs} docs, {chars:,} chars, vocab {card['sentencepiece']['vocab_size']}, "
-          f"cutoffs p30={cutoffs['p30']} p60={cutoffs['p60']} (n={cutoffs['n']}), {seconds:.1f}s "
-          f"({', '.join(f'{k} {v:.1f}s' for k, v in timings.items())})", file=sys.stderr)
-    return card_file
+def _file_entry(path: Path, name: str) -> dict[str, Any]:
+    return {"file": name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def calibrate(directory: str, language: str, reference: Iterable[str], source: str = "reference documents") -> tuple[float, float]:
@@ -443,28 +447,24 @@ def calibrate(directory: str, language: str, reference: Iterable[str], source: s
     as cc_net's cutoff.csv) and rewrite its card. Returns (p30, p60)."""
     model = PerplexityModel.load(directory, language)
     cutoffs = cutoffs_of([model.perplexity(t) for t in reference])
-    card = dict(model.card)
-    card["cutoffs"] = {"p30": cutoffs["p30"], "p60": cutoffs["p60"], "from": source, "n": cutoffs["n"],
-                       "percentiles": {k: v for k, v in cutoffs.items() if k.startswith("p")}}
-    _write_json(Path(_local_path(directory)) / (language + CARD_SUFFIX), card)
+    card = {**model.card, "cutoffs": cutoffs_card(cutoffs, source)}
+    _write_json(paths.join(directory, language + CARD_SUFFIX), card)
     return cutoffs["p30"], cutoffs["p60"]
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    paths.write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def _update_index(directory: Path) -> None:
-    _write_json(directory / INDEX, {"languages": available_languages(str(directory))})
+def _update_index(directory: str) -> None:
+    _write_json(paths.join(directory, INDEX), {"languages": available_languages(directory)})
 
 
 # =============================================================================================
 # Reading the Wikipedia pipeline's output
 # =============================================================================================
 def read_texts(directory: str, language: Optional[str] = None, limit: Optional[int] = None) -> Iterator[str]:
-    """Texts of the documents (`documents-*.jsonl.gz` / `.parquet` shards) under `directory`,
+    """Texts of the documents of a pipeline output (its `documents/` shards, `corpus.docfiles`),
     optionally only those whose `metadata.language` is `language`, in shard and line order."""
     n = 0
     for doc in docfiles.iter_directory(directory):
@@ -483,7 +483,10 @@ def languages_in(directory: str) -> list[str]:
 # =============================================================================================
 # CLI
 # =============================================================================================
-def main(argv: Optional[Sequence[str]] = None) -> int:
+DEFAULT_MODELS = "models/lm"
+
+
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m corpus.lm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -491,13 +494,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     train = sub.add_parser("train", help="train per-language models on the Wikipedia pipeline's output",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--wikipedia", default="out/wikipedia", help="Wikipedia pipeline output directory")
-    train.add_argument("--output", default="models/lm", help="model directory")
+    train.add_argument("--output", default=DEFAULT_MODELS, help="model directory")
     train.add_argument("--languages", nargs="+", default=None,
                        help="languages to train (default: every language present in the input)")
-    train.add_argument("--order", type=int, default=5, help="n-gram order (cc_net: 5)")
-    train.add_argument("--vocab_size", type=int, default=CCNET_VOCAB,
-                       help="SentencePiece vocabulary (cc_net: 65536); scaled down to 1 per "
-                            f"{CHARS_PER_PIECE} training characters, at least {MIN_VOCAB}")
     train.add_argument("--max_documents", type=int, default=1_000_000,
                        help="documents per language (cc_net: the first 1,000,000)")
     train.add_argument("--min_documents", type=int, default=20,
@@ -505,60 +504,57 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     train.add_argument("--reference", default=None,
                        help="documents (pipeline output) whose perplexities set the cutoffs instead of "
                             "held-out Wikipedia, e.g. out/commoncrawl (by metadata.language)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--memory", default="1G", help="lmplz/build_binary -S")
-    train.add_argument("--threads", type=int, default=1, help="SentencePiece training threads")
-    train.add_argument("--created", default=None, help="date written in the cards (default: today, UTC)")
-    train.add_argument("--binary", choices=("trie", "probing"), default="trie",
-                       help="KenLM binary: trie with 8-bit quantisation (~4x smaller) or probing "
-                            "(cc_net's default, fastest)")
-    train.add_argument("--prune", type=int, nargs="*", default=[],
-                       help="lmplz --prune thresholds per order, e.g. 0 0 1 (cc_net: no pruning)")
+    add_params(train, LMParams)
 
     cal = sub.add_parser("calibrate", help="recompute a model's cutoffs on reference documents")
-    cal.add_argument("--models", default="models/lm")
+    cal.add_argument("--models", default=DEFAULT_MODELS)
     cal.add_argument("--language", required=True)
-    cal.add_argument("--reference", required=True, help="pipeline output directory (documents-* shards)")
-    cal.add_argument("--max_documents", type=int, default=100_000)
+    cal.add_argument("--reference", required=True, help="pipeline output directory (documents/ shards)")
+    cal.add_argument("--max_documents", type=int, default=REFERENCE_DOCUMENTS)
 
     score = sub.add_parser("score", help="perplexity and bucket of the text on stdin (one document)")
-    score.add_argument("--models", default="models/lm")
+    score.add_argument("--models", default=DEFAULT_MODELS)
     score.add_argument("--language", required=True)
+    return parser
 
+
+def train_command(args: argparse.Namespace) -> list[str]:
+    """`train`: every language with at least --min_documents documents; returns those trained."""
+    params = params_from(args, LMParams)
+    trained = []
+    for language in args.languages or languages_in(args.wikipedia):
+        # Only whether there are --min_documents matters: stop counting there.
+        count = sum(1 for _ in read_texts(args.wikipedia, language, min(args.max_documents, args.min_documents)))
+        if count < args.min_documents:
+            print(f"[lm] {language}: {count} documents < --min_documents {args.min_documents}, skipped",
+                  file=sys.stderr)
+            continue
+        reference = (list(read_texts(args.reference, language, REFERENCE_DOCUMENTS)) or None) if args.reference else None
+        train_language_model(
+            read_texts(args.wikipedia, language, args.max_documents), language, args.output, params,
+            reference=reference,
+            training_source=f"{args.wikipedia} (Wikipedia pipeline output, language={language})",
+        )
+        trained.append(language)
+    print(f"[lm] trained {trained} into {args.output}", file=sys.stderr)
+    return trained
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
-        if not Path(args.wikipedia).exists():
+        if not paths.exists(args.wikipedia):
             parser.error(f"{args.wikipedia} does not exist: run `python -m pipelines.wikipedia` first")
-        languages = args.languages or languages_in(args.wikipedia)
-        trained = []
-        for language in languages:
-            # Only whether there are --min_documents matters: stop counting there.
-            count = sum(1 for _ in read_texts(args.wikipedia, language, min(args.max_documents, args.min_documents)))
-            if count < args.min_documents:
-                print(f"[lm] {language}: {count} documents < --min_documents {args.min_documents}, skipped",
-                      file=sys.stderr)
-                continue
-            reference = None
-            if args.reference:
-                reference = list(read_texts(args.reference, language, 100_000)) or None
-            train_language_model(
-                read_texts(args.wikipedia, language, args.max_documents), language, args.output,
-                order=args.order, vocab_size=args.vocab_size, seed=args.seed, reference=reference,
-                memory=args.memory, threads=args.threads, created=args.created, binary=args.binary,
-                prune=args.prune,
-                training_source=f"{args.wikipedia} (Wikipedia pipeline output, language={language})",
-            )
-            trained.append(language)
-        print(f"[lm] trained {trained} into {args.output}", file=sys.stderr)
-        return 0
-    if args.command == "calibrate":
+        train_command(args)
+    elif args.command == "calibrate":
         p30, p60 = calibrate(args.models, args.language, read_texts(args.reference, args.language, args.max_documents),
                              source=f"{args.reference} (language={args.language})")
         print(json.dumps({"language": args.language, "p30": p30, "p60": p60}))
-        return 0
-    model = PerplexityModel.load(args.models, args.language)
-    ppl = model.perplexity(sys.stdin.read())
-    print(json.dumps({"language": args.language, "perplexity": round(ppl, 1), "bucket": model.bucket(ppl)}))
+    else:
+        model = PerplexityModel.load(args.models, args.language)
+        ppl = model.perplexity(sys.stdin.read())
+        print(json.dumps({"language": args.language, "perplexity": round(ppl, 1), "bucket": model.bucket(ppl)}))
     return 0
 
 

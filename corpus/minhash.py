@@ -33,6 +33,8 @@ from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 
+from corpus.step import param
+
 _WORD = re.compile(r"\w+")
 _U64 = np.uint64
 
@@ -81,20 +83,30 @@ def s_curve(bands: int, rows: int, points: Sequence[float] = (0.5, 0.6, 0.7, 0.8
     return {j: candidate_probability(j, bands, rows) for j in points}
 
 
+MEASURES = ("jaccard", "containment")  # containment: |A∩B| / min(|A|, |B|)
+
+
 @dataclass(frozen=True)
 class MinHashParams:
-    """Everything that must be equal on every worker for signatures to be comparable."""
+    """near-dedup (MinHash-LSH, exact verification)
 
-    ngram: int = 5
-    bands: int = 11
-    rows: int = 9
-    seed: int = 1
-    threshold: float = 0.9
-    measure: str = "jaccard"  # or "containment": |A∩B| / min(|A|, |B|)
+    The flags of a near-dedup run; the signature fields (ngram, bands, rows, minhash_seed) must be
+    equal on every worker for signatures to be comparable.
+    """
+
+    near_dup_threshold: float = param(0.9, "drop a document whose verified similarity to a smaller-id one is "
+                                           ">= this (LLaMA books: 'more than 90%% content overlap')")
+    near_dup_measure: str = param("jaccard", "verification measure on the exact shingle sets; LSH recall is "
+                                             "tuned for jaccard", choices=MEASURES)
+    ngram: int = param(5, "words per shingle")
+    bands: int = param(11, "LSH bands b (P(cand|J)=1-(1-J^r)^b)")
+    rows: int = param(9, "LSH rows per band r (11x9: recall 0.9954 at J=0.9)")
+    minhash_seed: int = param(1, "seed of the MinHash permutations")
+    max_bucket: int = param(50, "LSH buckets with more ids emit a star+chain of pairs instead of all pairs")
 
     def __post_init__(self) -> None:
-        if self.measure not in ("jaccard", "containment"):
-            raise ValueError(f"measure must be jaccard or containment, got {self.measure!r}")
+        if self.near_dup_measure not in MEASURES:
+            raise ValueError(f"near_dup_measure must be one of {MEASURES}, got {self.near_dup_measure!r}")
         if self.ngram < 1 or self.bands < 1 or self.rows < 1:
             raise ValueError("ngram, bands and rows must be >= 1")
 
@@ -208,7 +220,7 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 # Candidates, verification, clustering
 # --------------------------------------------------------------------------------------------
-def bucket_pairs(ids: Iterable[str], max_bucket: int = 50) -> list[tuple[str, str]]:
+def bucket_pairs(ids: Iterable[str], max_bucket: int) -> list[tuple[str, str]]:
     """Candidate pairs (smaller id first) from the ids sharing one band.
 
     Up to `max_bucket` ids every pair is emitted; above it (a band shared by many documents, e.g.
@@ -296,7 +308,7 @@ def removals(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def near_duplicates_local(
-    docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams(), max_bucket: int = 50
+    docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams()
 ) -> tuple[dict[str, str], dict[str, int]]:
     """The whole method in memory (reference for tests and benchmarks; the pipeline shuffles):
     returns ({removed id: kept id}, counts of candidates / verified pairs)."""
@@ -305,10 +317,11 @@ def near_duplicates_local(
     for doc_id, sh in sets.items():
         if sh.size == 0:
             continue
-        for key in band_keys(signature(sh, params.num_hashes, params.seed), params.bands, params.rows):
+        for key in band_keys(signature(sh, params.num_hashes, params.minhash_seed), params.bands, params.rows):
             buckets.setdefault(key, []).append(doc_id)
-    candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids, max_bucket)})
-    edges = [(x, y) for x, y in candidates if verify(sets[x], sets[y], params.threshold, params.measure)[0]]
+    candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids, params.max_bucket)})
+    edges = [(x, y) for x, y in candidates
+             if verify(sets[x], sets[y], params.near_dup_threshold, params.near_dup_measure)[0]]
     return removals(edges), {"candidates": len(candidates), "verified": len(edges)}
 
 
@@ -359,13 +372,13 @@ def evaluate(pairs: Sequence[tuple[str, str]], params: MinHashParams = MinHashPa
             continue
         j = jaccard(sa, sb)
         js.append(j)
-        keys_a = band_keys(signature(sa, params.num_hashes, params.seed), params.bands, params.rows)
-        keys_b = band_keys(signature(sb, params.num_hashes, params.seed), params.bands, params.rows)
+        keys_a = band_keys(signature(sa, params.num_hashes, params.minhash_seed), params.bands, params.rows)
+        keys_b = band_keys(signature(sb, params.num_hashes, params.minhash_seed), params.bands, params.rows)
         candidate = bool(set(keys_a) & set(keys_b))
-        truth = j >= params.threshold
+        truth = j >= params.near_dup_threshold
         candidates += candidate
         candidate_true += candidate and truth
-        found = candidate and verify(sa, sb, params.threshold, params.measure)[0]
+        found = candidate and verify(sa, sb, params.near_dup_threshold, params.near_dup_measure)[0]
         tp += found and truth
         fp += found and not truth
         fn += truth and not found

@@ -25,10 +25,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Optional, Sequence
 
+from corpus import paths
+
 PARTS = ("lid", "lm", "quality")
+REPORT = "models.json"
 
 
 def build_lm(wikipedia: str, output: str, extra: Sequence[str] = ()) -> list[str]:
@@ -61,7 +63,7 @@ def calibrate_on_commoncrawl(lm_dir: str, commoncrawl: Sequence[str], lid_model:
     return result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m corpus.models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,57 +82,63 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "held-out Wikipedia (corpus.lm's default)")
     p.add_argument("--quality_min_positives", type=int, default=100,
                    help="fewer cited CommonCrawl pages -> Wikipedia text as positives (fallback, recorded)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(PARTS)
     if unknown:
         parser.error(f"unknown parts to skip: {sorted(unknown)}")
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    paths.makedirs(args.output)
     if args.commoncrawl is None and ("quality" not in skip or "lm" not in skip):
         from corpus.samples import default_input
 
         args.commoncrawl = [default_input("commoncrawl")]
-    if ("lm" not in skip or "quality" not in skip) and not Path(args.wikipedia).is_dir():
+    if ("lm" not in skip or "quality" not in skip) and not paths.is_dir(args.wikipedia):
         raise SystemExit(f"{args.wikipedia} not found: run `make corpus SOURCE=wikipedia` first "
                          "(the LMs and the quality classifier are trained on its output)")
 
     report: dict = {"created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "parts": {}}
-    if "lid" not in skip:
-        from corpus import lid
-
-        started = time.time()
-        card = lid.write_card(str(out), args.lid_model)
-        report["parts"]["lid"] = {"card": str(card), "seconds": round(time.time() - started, 2)}
-    if "lm" not in skip:
-        import shlex
-
-        started = time.time()
-        command = build_lm(args.wikipedia, str(out / "lm"), shlex.split(args.lm_args))
-        report["parts"]["lm"] = {"directory": str(out / "lm"), "command": command[1:],
-                                 "seconds": round(time.time() - started, 2)}
-        if args.cutoffs_from == "commoncrawl" and args.commoncrawl:
-            report["parts"]["lm"]["cutoffs"] = calibrate_on_commoncrawl(str(out / "lm"), args.commoncrawl,
-                                                                        args.lid_model)
-    if "quality" not in skip:
-        from corpus import quality
-
-        started = time.time()
-        card = quality.train(args.wikipedia, args.commoncrawl, str(out / "quality"),
-                             min_positives=args.quality_min_positives, lid_model=args.lid_model)
-        data = card["training_data"]
-        if card["fallback_used"]:
-            print(f"[models] quality classifier: FALLBACK — {data['fallback_reason']}", file=sys.stderr)
-        report["parts"]["quality"] = {
-            "directory": str(out / "quality"),
-            "positives": data["positives"],
-            "negatives": data["negatives"],
-            "fallback_used": card["fallback_used"],
-            "seconds": round(time.time() - started, 2),
-        }
-    (out / "models.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"[models] built {', '.join(report['parts']) or 'nothing'} -> {out}", file=sys.stderr)
+    for part, build in (("lid", build_lid_part), ("lm", build_lm_part), ("quality", build_quality_part)):
+        if part not in skip:
+            started = time.time()
+            report["parts"][part] = {**build(args), "seconds": round(time.time() - started, 2)}
+    paths.write_text_atomically(paths.join(args.output, REPORT), json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"[models] built {', '.join(report['parts']) or 'nothing'} -> {args.output}", file=sys.stderr)
     return 0
+
+
+def build_lid_part(args: argparse.Namespace) -> dict:
+    from corpus import lid
+
+    return {"card": str(lid.write_card(args.output, args.lid_model))}
+
+
+def build_lm_part(args: argparse.Namespace) -> dict:
+    import shlex
+
+    directory = paths.join(args.output, "lm")
+    command = build_lm(args.wikipedia, directory, shlex.split(args.lm_args))
+    part: dict = {"directory": directory, "command": command[1:]}
+    if args.cutoffs_from == "commoncrawl" and args.commoncrawl:
+        part["cutoffs"] = calibrate_on_commoncrawl(directory, args.commoncrawl, args.lid_model)
+    return part
+
+
+def build_quality_part(args: argparse.Namespace) -> dict:
+    from corpus import quality
+
+    directory = paths.join(args.output, "quality")
+    card = quality.train(args.wikipedia, args.commoncrawl, directory,
+                         min_positives=args.quality_min_positives, lid_model=args.lid_model)
+    data = card["training_data"]
+    if card["fallback_used"]:
+        print(f"[models] quality classifier: FALLBACK — {data['fallback_reason']}", file=sys.stderr)
+    return {"directory": directory, "positives": data["positives"], "negatives": data["negatives"],
+            "fallback_used": card["fallback_used"]}
 
 
 if __name__ == "__main__":

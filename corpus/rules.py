@@ -1,7 +1,7 @@
 """The rule contract: a pure function from a document to a kept document or a named drop.
 
-Pipelines apply every rule through one shared transform that counts `dropped:<reason>`, so the
-stats ledger is derived from the same objects the logic returns and cannot drift from it.
+Steps (`corpus.step`) return these outcomes; the builder turns every `Drop` into a counted,
+sampled rejection, so the ledger is derived from the objects the logic returns.
 """
 from __future__ import annotations
 
@@ -27,29 +27,3 @@ class Drop:
 
 Outcome = Union[Document, Drop]
 Rule = Callable[[Document], Outcome]
-TextRule = Callable[[str], Union[str, Drop]]
-
-
-def on_text(text_rule: TextRule) -> Rule:
-    """Lift a rule over text into a rule over documents (the rewritten text replaces the old)."""
-
-    def rule(doc: Document) -> Outcome:
-        result = text_rule(doc.text)
-        return result if isinstance(result, Drop) else doc.with_text(result)
-
-    rule.__name__ = getattr(text_rule, "__name__", "text_rule")
-    return rule
-
-
-def chain(*rules: Rule) -> Rule:
-    """Apply rules in order, stopping at the first drop."""
-
-    def rule(doc: Document) -> Outcome:
-        out: Outcome = doc
-        for step in rules:
-            out = step(out)  # type: ignore[arg-type]
-            if isinstance(out, Drop):
-                return out
-        return out
-
-    return rule

@@ -14,6 +14,9 @@ else int32.
 A series of shards (`{prefix}_00000`, `{prefix}_00001`, ...) is described by `manifest.json` in
 its directory: source, documents, tokens, bytes, dtype, vocab size, tokenizer digest, and per
 shard its documents, tokens, bytes and sha256. Pure Python + numpy: no Beam here.
+
+Manifests and digests go through `corpus.paths` (local or remote); the shards themselves are
+written and memory-mapped locally (a remote series is written locally and copied up).
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
+
+from corpus import paths
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -45,6 +50,9 @@ DTYPE_CODES: dict[int, type] = {
 }
 CODE_OF: dict[str, int] = {np.dtype(t).name: code for code, t in DTYPE_CODES.items()}
 
+# A new .bin/.idx pair beyond this many tokens: 2 GiB of uint16.
+DEFAULT_MAX_TOKENS_PER_SHARD = 1 << 30
+
 # Megatron: `np.uint16 if vocab_size < 65500 else np.int32`.
 UINT16_VOCAB_LIMIT = 65500
 
@@ -60,7 +68,7 @@ def optimal_dtype(vocab_size: int) -> np.dtype:
 
 def sha256_file(path: PathLike, chunk: int = 1 << 22) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with paths.open(str(path), "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -230,7 +238,7 @@ class ShardWriter:
         directory: PathLike,
         prefix: str,
         vocab_size: int,
-        max_tokens_per_shard: int = 1 << 30,
+        max_tokens_per_shard: int = DEFAULT_MAX_TOKENS_PER_SHARD,
         dtype: Optional[Union[str, np.dtype]] = None,
     ):
         if max_tokens_per_shard <= 0:
@@ -359,7 +367,7 @@ def write_documents(
     prefix: str,
     documents: Iterable[Union[Sequence[int], np.ndarray]],
     vocab_size: int,
-    max_tokens_per_shard: int = 1 << 30,
+    max_tokens_per_shard: int = DEFAULT_MAX_TOKENS_PER_SHARD,
 ) -> list[ShardInfo]:
     """Write an iterable of token arrays as one shard series (convenience for tests/tools)."""
     with ShardWriter(directory, prefix, vocab_size, max_tokens_per_shard) as writer:
@@ -412,7 +420,7 @@ class Manifest:
 
     def prefixes(self, directory: PathLike) -> list[str]:
         """Full shard prefixes (what Megatron's `--data-path` and `IndexedDataset` take)."""
-        return [str(Path(directory) / s["prefix"]) for s in self.shards]
+        return [paths.join(str(directory), s["prefix"]) for s in self.shards]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -422,20 +430,19 @@ class Manifest:
         return cls(**json.loads(text))
 
 
-def write_manifest(directory: PathLike, manifest: Manifest) -> Path:
-    """Write `directory/manifest.json` atomically."""
-    path = Path(directory) / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(manifest.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+def write_manifest(directory: PathLike, manifest: Manifest) -> str:
+    """Write `directory/manifest.json` atomically (local or remote)."""
+    path = paths.join(str(directory), MANIFEST_NAME)
+    paths.write_text_atomically(path, manifest.to_json())
     return path
 
 
 def read_manifest(directory: PathLike) -> Manifest:
-    path = Path(directory)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
-    return Manifest.from_json(path.read_text(encoding="utf-8"))
+    """The manifest of a series directory, or the manifest file itself (local or remote)."""
+    path = str(directory)
+    if paths.is_dir(path):
+        path = paths.join(path, MANIFEST_NAME)
+    return Manifest.from_json(paths.read_text(path))
 
 
 def verify_series(directory: PathLike, check_digests: bool = True) -> Manifest:

@@ -22,7 +22,7 @@ from typing import BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError, guarded
-from corpus.rules import Drop
+from corpus.rules import Drop, Outcome
 
 SOURCE = "stackexchange"
 TOP_SITES = 28  # LLaMA §2.1: "the 28 largest websites"
@@ -486,39 +486,6 @@ def site_language(site: str) -> str:
     return _LANG_BY_PREFIX.get(prefix, "en") if site.count(".") >= 2 else "en"
 
 
-class LanguageAnnotator:
-    """Picklable factory (`ApplyRule(make_rule=...)`) of a rule that annotates, never drops.
-
-    RedPajama stores fastText's top-1 language in the metadata; we use `corpus.lid` (lid.176,
-    cc_net's input convention) when a model is available, else keep the site flag.
-    """
-
-    def __init__(self, model_path: Optional[str] = None, enabled: bool = True):
-        self.model_path = model_path
-        self.enabled = enabled
-
-    def __call__(self):
-        identifier = None
-        if self.enabled:
-            try:
-                from corpus.lid import LanguageIdentifier
-
-                identifier = LanguageIdentifier.load(self.model_path)
-            except (ImportError, FileNotFoundError, ValueError, OSError):
-                import logging
-
-                logging.getLogger("llama_corpus").warning("no LID model: keeping the site language flag")
-
-        def rule(doc: Document) -> Document:
-            if identifier is None:
-                return doc
-            prediction = identifier.predict(doc.text)
-            return doc.with_metadata(language=prediction.language, language_score=prediction.score,
-                                     language_source="fasttext:lid.176")
-
-        return rule
-
-
 def sort_answers(answers: Sequence[Post]) -> list[Post]:
     """Highest score first by the *integer* score; ties: the older (smaller id) answer first."""
     return sorted(answers, key=lambda a: (-int(a.score), a.id))
@@ -540,23 +507,30 @@ def build_thread(key: str, posts: Iterable[Post]) -> Thread:
     return Thread(key, tuple(sorted(questions, key=lambda p: p.id)), tuple(answers))
 
 
-def thread_to_document(thread: Thread, added: str = "") -> Union[Document, Drop]:
-    """One thread -> `Q: <title> <body>\\nA: <answer 1>\\nA: <answer 2>...` or a named drop."""
-    if not thread.questions:
-        return Drop("orphan_answers")
-    q = thread.questions[0]
+INCOMPLETE = "incomplete"  # metadata key of a thread that makes no document (the drop reason)
+
+
+def thread_to_document(thread: Thread, added: str = "") -> Document:
+    """One thread -> `Q: <title> <body>\\nA: <answer 1>\\nA: <answer 2>...`.
+
+    A thread that makes no document still becomes one, marked `metadata["incomplete"]` with the
+    drop reason, so that the pipeline counts every thread in and drops these by name with a
+    sample (`complete_thread`): answers whose question is missing (`orphan_answers`: the answers'
+    text, `A: ...` lines, under the missing question's id and URL) and a question whose title and
+    body are empty (`empty_question`).
+    """
     answers = sort_answers(_unique_by_id(thread.answers))
+    if not thread.questions:
+        return _orphan_document(answers, added)
+    q = thread.questions[0]
     question_text = " ".join(p for p in (q.title.strip(), html_to_text(q.body)) if p)
-    if not question_text:
-        return Drop("empty_question")
     parts = [f"Q: {question_text}"]
     for answer in answers:
         parts.append(f"A: {html_to_text(answer.body)}")
-    url = f"https://{q.site}/questions/{q.id}"
     metadata = {
         "site": q.site,
         "question_id": q.id,
-        "url": url,
+        "url": question_url(q.site, q.id),
         "question_score": q.score,
         "answer_scores": [a.score for a in answers],
         "answer_ids": [a.id for a in answers],
@@ -569,13 +543,35 @@ def thread_to_document(thread: Thread, added: str = "") -> Union[Document, Drop]
         "language": site_language(q.site),
         "language_source": "site",
     }
-    return Document(
-        id=make_id(SOURCE, q.site, str(q.id)),
-        text="\n".join(parts),
-        source=SOURCE,
-        added=added,
-        metadata=metadata,
-    )
+    if not question_text:
+        metadata[INCOMPLETE] = "empty_question"
+    return Document(id=make_id(SOURCE, q.site, str(q.id)), text="\n".join(parts), source=SOURCE, added=added,
+                    metadata=metadata)
+
+
+def _orphan_document(answers: Sequence[Post], added: str) -> Document:
+    site, qid = answers[0].site, answers[0].parent_id
+    metadata = {
+        "site": site,
+        "question_id": qid,
+        "url": question_url(site, qid),
+        "answer_scores": [a.score for a in answers],
+        "answer_ids": [a.id for a in answers],
+        "answer_count": len(answers),
+        INCOMPLETE: "orphan_answers",
+    }
+    return Document(id=make_id(SOURCE, site, str(qid)), text="\n".join(f"A: {html_to_text(a.body)}" for a in answers),
+                    source=SOURCE, added=added, metadata=metadata)
+
+
+def question_url(site: str, question_id: Optional[int]) -> str:
+    return f"https://{site}/questions/{question_id}"
+
+
+def complete_thread(doc: Document) -> Outcome:
+    """Drop a thread `thread_to_document` marked incomplete, by its reason."""
+    reason = doc.metadata.get(INCOMPLETE)
+    return Drop(reason) if reason else doc
 
 
 def _unique_by_id(posts: Iterable[Post]) -> list[Post]:

@@ -12,7 +12,7 @@ Differences from `cc_net/process_wet_file.py` (RECIPE §2.2), all on the robust 
 As in cc_net every body line is `.strip()`ed, the first body line becomes `title` and is removed
 from the text, and `nlines` counts the remaining lines. `min_len` is *not* applied here: the
 pipeline counts every document in first and then drops the short ones with a reason
-(`too_short`), see `min_length_rule`.
+(`too_short`), see the `min_len` step (`corpus/steps/commoncrawl.py`).
 
 `read_wet(stream, path)` is the reader ReadFiles streams each (already decompressed) file
 through; the C4 pipeline reuses it with `source="c4"`.
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Union
 from urllib.parse import urlparse
 
+from corpus import paths
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
-from corpus.rules import Drop, Outcome, Rule
 
 MIN_LEN = 300  # cc_net Config.min_len (characters of raw_content, title excluded)
 MAX_HEADER_LINE = 64 * 1024
@@ -82,31 +82,10 @@ def iter_wet_records(
                 pending = resync
             continue
         version = line.strip().decode("ascii", "replace")
-        headers: dict[str, str] = {}
-        bad: Optional[str] = None
-        while True:
-            hline = stream.readline(MAX_HEADER_LINE + 1)
-            if not hline:
-                yield ReadError("truncated_record", path, f"end of input inside the headers of a {version} record")
-                return
-            if len(hline) > MAX_HEADER_LINE:
-                bad = "wet_header_too_long"
-                break
-            text = hline.strip()
-            if not text:
-                break
-            if text.startswith(_WARC_PREFIX) and b":" not in text:
-                bad = "wet_missing_body"
-                pending = hline
-                break
-            name, sep, value = text.decode("utf-8", "replace").partition(":")
-            if not sep:
-                bad = "wet_bad_header"
-                break
-            if len(headers) >= MAX_HEADERS:
-                bad = "wet_too_many_headers"
-                break
-            headers[name.strip()] = value.strip()
+        headers, bad, pending = _read_headers(stream)
+        if bad == _END_OF_INPUT:
+            yield ReadError("truncated_record", path, f"end of input inside the headers of a {version} record")
+            return
         if bad is not None:
             yield ReadError(bad, path, f"record {headers.get('WARC-Record-ID', '?')}")
             if pending is None:
@@ -115,13 +94,9 @@ def iter_wet_records(
                     return
             continue
         record = WetRecord(version, headers)
-        raw_length = record.header("Content-Length")
-        try:
-            length = int(raw_length)
-            if length < 0:
-                raise ValueError(raw_length)
-        except ValueError:
-            yield ReadError("wet_bad_content_length", path, f"Content-Length {raw_length!r}")
+        length = _content_length(record)
+        if length is None:
+            yield ReadError("wet_bad_content_length", path, f"Content-Length {record.header('Content-Length')!r}")
             pending = _skip_to_record(stream)
             if pending is None:
                 return
@@ -137,6 +112,41 @@ def iter_wet_records(
             return
         record.body = body
         yield record
+
+
+_END_OF_INPUT = "end_of_input"
+
+
+def _read_headers(stream: BinaryIO) -> tuple[dict[str, str], Optional[str], Optional[bytes]]:
+    """The header block after a `WARC/` line: (headers by name, the fault that ended it or None,
+    a `WARC/` line read too far, which starts the next record)."""
+    headers: dict[str, str] = {}
+    while True:
+        hline = stream.readline(MAX_HEADER_LINE + 1)
+        if not hline:
+            return headers, _END_OF_INPUT, None
+        if len(hline) > MAX_HEADER_LINE:
+            return headers, "wet_header_too_long", None
+        text = hline.strip()
+        if not text:
+            return headers, None, None
+        if text.startswith(_WARC_PREFIX) and b":" not in text:
+            return headers, "wet_missing_body", hline
+        name, sep, value = text.decode("utf-8", "replace").partition(":")
+        if not sep:
+            return headers, "wet_bad_header", None
+        if len(headers) >= MAX_HEADERS:
+            return headers, "wet_too_many_headers", None
+        headers[name.strip()] = value.strip()
+
+
+def _content_length(record: WetRecord) -> Optional[int]:
+    """The record's `Content-Length`, or None when it is missing, not a number or negative."""
+    try:
+        length = int(record.header("Content-Length"))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
 
 
 def _read_exactly(stream: BinaryIO, n: int) -> bytes:
@@ -218,21 +228,14 @@ def read_wet(stream: BinaryIO, path: str = "", source: str = "commoncrawl",
             yield doc
 
 
+def is_wet_file(path: str) -> bool:
+    """Whether a listed input file is a WET file (its name contains `.wet`): others are ignored."""
+    return ".wet" in paths.basename(path).lower()
+
+
 def cc_segment(path: str) -> str:
     """CommonCrawl's segment path (`crawl-data/CC-MAIN-.../...wet.gz`) or, for other files, the name."""
     marker = path.find("crawl-data/")
     if marker >= 0:
         return path[marker:]
     return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def min_length_rule(min_len: int = MIN_LEN) -> Rule:
-    """cc_net's `min_len`: drop documents whose text (title excluded) has fewer than `min_len` chars."""
-
-    def rule(doc: Document) -> Outcome:
-        if len(doc.text) < min_len:
-            return Drop("too_short")
-        return doc
-
-    rule.__name__ = f"min_length_{min_len}"
-    return rule

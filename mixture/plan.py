@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from corpus import paths
+
 # LLaMA (arXiv 2302.13971) Table 1: sampling proportion, epochs over the 1.4T-token run, disk size.
 TABLE1: dict[str, tuple[float, float, str]] = {
     "commoncrawl": (0.670, 1.10, "3.3 TB"),
@@ -37,6 +39,9 @@ TABLE1: dict[str, tuple[float, float, str]] = {
     "stackexchange": (0.020, 1.03, "78 GB"),
 }
 PAPER_TOKENS = 1_400_000_000_000
+DEFAULT_SEED = 0
+DEFAULT_SHARD_TOKENS = 128_000_000  # tokens per output shard
+DEFAULT_BLOCK_DOCS = 512  # documents per block of the per-pass block permutation
 DEFAULT_SHARES: dict[str, float] = {name: share for name, (share, _, _) in TABLE1.items()}
 
 _SUFFIX = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
@@ -96,7 +101,7 @@ def load_mixture_file(path: str | Path) -> dict[str, float]:
 
     Shares may be fractions, percentages written as '4.5%', or any relative weights.
     """
-    text = Path(path).read_text(encoding="utf-8")
+    text = paths.read_text(str(path))  # local or remote
     if str(path).endswith(".json"):
         data = json.loads(text)
     else:
@@ -153,7 +158,7 @@ class Plan:
     seed: int
     shard_tokens: int
     itemsize: int
-    block_docs: int = 512  # documents per block of the per-pass block permutation
+    block_docs: int = DEFAULT_BLOCK_DOCS
     sources: list[SourcePlan] = field(default_factory=list)
     dropped_sources: list[str] = field(default_factory=list)  # renormalised away (absent inputs)
     num_shards: int = 0
@@ -235,11 +240,11 @@ def make_plan(
     total_tokens: int,
     available: Mapping[str, Available],
     *,
-    seed: int = 0,
-    shard_tokens: int = 1 << 27,
+    seed: int = DEFAULT_SEED,
+    shard_tokens: int = DEFAULT_SHARD_TOKENS,
     itemsize: int = 2,
     renormalise: bool = False,
-    block_docs: int = 512,
+    block_docs: int = DEFAULT_BLOCK_DOCS,
 ) -> Plan:
     """Plan `total_tokens` over `shares` given what each source has available.
 

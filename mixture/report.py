@@ -2,9 +2,11 @@
 
     python -m mixture.report --out out/report
 
-Reads, when present:
+Reads, when present (local or remote paths, through `corpus.paths`):
     out/<source>/stats.json                 documents in / written, drop reasons, input errors
-    out/<source>/documents-*.jsonl.gz|.parquet   metadata `language`, `perplexity` (a sample)
+    out/<source>/documents/*                metadata `language`, `perplexity` (a sample; an output
+                                            without `documents/` is read from its own folder;
+                                            `rejected/` samples never count)
     models/lm/<lang>.json                   perplexity bucket cutoffs (CommonCrawl head/middle/tail)
     out/tokens/<source>/manifest.json       documents and tokens per source after tokenization
     out/mixture/manifest.json               the mixture plan and what was drawn
@@ -16,15 +18,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
 import html
+import io
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
+from corpus import docfiles, paths
 from corpus.document import SOURCES
+from corpus.fileio import open_path
 from mixture.plan import TABLE1, format_count
 
 MAX_DOCS = 50_000  # documents sampled per source for metadata charts
@@ -33,40 +36,43 @@ MAX_DOCS = 50_000  # documents sampled per source for metadata charts
 # --------------------------------------------------------------------------------------------
 # Gathering
 # --------------------------------------------------------------------------------------------
-def _read_json(path: Path) -> Optional[dict]:
+def _read_json(path: str) -> Optional[dict]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(paths.read_text(path))
     except (OSError, ValueError):
         return None
 
 
-def iter_metadata(directory: Path, limit: int = MAX_DOCS) -> Iterator[dict]:
-    """Metadata of up to `limit` documents of a pipeline output (JSONL.gz or Parquet shards)."""
+def iter_metadata(directory: str, limit: int = MAX_DOCS) -> Iterator[dict]:
+    """Metadata of up to `limit` documents of a pipeline output (JSONL or Parquet shards); only
+    the metadata is decoded. A broken shard is skipped: the card shows what can be read."""
+    if not paths.is_dir(directory):
+        return
     seen = 0
-    for path in sorted(directory.glob("documents-*")):
-        if path.name.endswith(".tmp"):
+    for _hint, path in docfiles.find_document_files([directory]):
+        try:
+            for meta in _file_metadata(path):
+                if seen >= limit:
+                    return
+                seen += 1
+                yield meta
+        except (OSError, EOFError, ValueError, KeyError):
             continue
-        if path.name.endswith(".jsonl.gz"):
-            try:
-                with gzip.open(path, "rt", encoding="utf-8") as handle:
-                    for line in handle:
-                        if seen >= limit:
-                            return
-                        seen += 1
-                        yield json.loads(line).get("metadata") or {}
-            except (OSError, EOFError, ValueError):
-                continue
-        elif path.name.endswith(".parquet"):
-            try:
-                import pyarrow.parquet as pq
 
-                for value in pq.read_table(path, columns=["metadata"]).column("metadata").to_pylist():
-                    if seen >= limit:
-                        return
-                    seen += 1
-                    yield json.loads(value) if isinstance(value, str) else (value or {})
-            except (OSError, ValueError, KeyError):
-                continue
+
+def _file_metadata(path: str) -> Iterator[dict]:
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        with paths.open(path, "rb") as handle:
+            column = pq.read_table(handle, columns=["metadata"]).column("metadata").to_pylist()
+        for value in column:
+            yield json.loads(value) if isinstance(value, str) else (value or {})
+        return
+    with open_path(path) as stream:
+        for line in stream:
+            if line.strip():
+                yield json.loads(line).get("metadata") or {}
 
 
 def find_cutoffs(card: Any) -> dict[str, float]:
@@ -77,15 +83,15 @@ def find_cutoffs(card: Any) -> dict[str, float]:
     return {key: float(cutoffs[key]) for key in ("p30", "p60") if isinstance(cutoffs.get(key), (int, float))}
 
 
-def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, limit: int = MAX_DOCS) -> dict:
+def gather(root: str, tokens: str, mixture: str, train: str, models: str, limit: int = MAX_DOCS) -> dict:
     data: dict[str, Any] = {"stats": {}, "languages": {}, "perplexity": [], "cutoffs": {}, "tokens": {},
                             "buckets": Counter(), "mixture": None, "log": []}
     for source in SOURCES:
-        stats = _read_json(root / source / "stats.json")
+        stats = docfiles.read_stats_json(paths.join(root, source))
         if stats:
             data["stats"][source] = stats
         langs: Counter = Counter()
-        for meta in iter_metadata(root / source, limit):
+        for meta in iter_metadata(paths.join(root, source), limit):
             if meta.get("language"):
                 langs[str(meta["language"])] += 1
             if source == "commoncrawl" and isinstance(meta.get("perplexity"), (int, float)):
@@ -94,17 +100,17 @@ def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, l
                 data["buckets"][str(meta["bucket"])] += 1
         if langs:
             data["languages"][source] = langs
-        manifest = _read_json(tokens / source / "manifest.json")
+        manifest = _read_json(paths.join(tokens, source, "manifest.json"))
         if manifest:
             data["tokens"][source] = manifest
-    for card in sorted((models / "lm").glob("*.json")) if (models / "lm").is_dir() else []:
+    for card in paths.list_files(paths.join(models, "lm", "*.json")):
         cutoffs = find_cutoffs(_read_json(card) or {})
         if cutoffs:
-            data["cutoffs"][card.stem] = cutoffs
-    data["mixture"] = _read_json(mixture / "manifest.json")
-    log_path = train / "log.jsonl"
-    if log_path.exists():
-        for line in log_path.read_text().splitlines():
+            data["cutoffs"][paths.basename(card)[: -len(".json")]] = cutoffs
+    data["mixture"] = _read_json(paths.join(mixture, "manifest.json"))
+    log_path = paths.join(train, "log.jsonl")
+    if paths.exists(log_path):
+        for line in paths.read_text(log_path).splitlines():
             try:
                 data["log"].append(json.loads(line))
             except ValueError:
@@ -115,10 +121,12 @@ def gather(root: Path, tokens: Path, mixture: Path, train: Path, models: Path, l
 # --------------------------------------------------------------------------------------------
 # Charts
 # --------------------------------------------------------------------------------------------
-def _save(plt, fig, path: Path) -> None:
+def _save(plt, fig, path: str) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
+    paths.write_atomically(path, buffer.getvalue())
 
 
 def _plt():
@@ -130,7 +138,7 @@ def _plt():
     return plt
 
 
-def chart_documents(data: dict, path: Path) -> bool:
+def chart_documents(data: dict, path: str) -> bool:
     stages = []
     sources = [s for s in SOURCES if s in data["stats"] or s in data["tokens"]]
     if not sources:
@@ -159,7 +167,7 @@ def chart_documents(data: dict, path: Path) -> bool:
     return True
 
 
-def chart_drops(data: dict, path: Path, top: int = 8) -> bool:
+def chart_drops(data: dict, path: str, top: int = 8) -> bool:
     with_drops = [s for s in SOURCES if data["stats"].get(s, {}).get("dropped") or data["stats"].get(s, {}).get("errors")]
     if not with_drops:
         return False
@@ -189,7 +197,7 @@ def chart_drops(data: dict, path: Path, top: int = 8) -> bool:
     return True
 
 
-def chart_languages(data: dict, path: Path, top: int = 20) -> bool:
+def chart_languages(data: dict, path: str, top: int = 20) -> bool:
     sources = [s for s in SOURCES if data["languages"].get(s)]
     if not sources:
         return False
@@ -205,7 +213,7 @@ def chart_languages(data: dict, path: Path, top: int = 20) -> bool:
     return True
 
 
-def chart_perplexity(data: dict, path: Path) -> bool:
+def chart_perplexity(data: dict, path: str) -> bool:
     values = data["perplexity"]
     if not values:
         return False
@@ -244,7 +252,7 @@ def mixture_rows(data: dict) -> list[dict]:
     return rows
 
 
-def chart_mixture(data: dict, path: Path) -> bool:
+def chart_mixture(data: dict, path: str) -> bool:
     rows = mixture_rows(data)
     if not rows:
         return False
@@ -270,7 +278,7 @@ def chart_mixture(data: dict, path: Path) -> bool:
     return True
 
 
-def chart_loss(data: dict, path: Path) -> bool:
+def chart_loss(data: dict, path: str) -> bool:
     log = [r for r in data["log"] if "loss" in r and "step" in r]
     if not log:
         return False
@@ -301,11 +309,7 @@ def _missing(what: str, command: str) -> str:
     return f'<p class="missing">No {html.escape(what)} yet: run <code>{html.escape(command)}</code>.</p>'
 
 
-def render(data: dict, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    sections = []
-
-    # Sources
+def sources_section(data: dict, out: str) -> str:
     rows = []
     for source in SOURCES:
         st, tk = data["stats"].get(source, {}), data["tokens"].get(source, {})
@@ -320,85 +324,99 @@ def render(data: dict, out: Path) -> Path:
                      format_count(tk.get("tokens", 0)) if tk else "-"))
     body = (_table(("source", "documents in", "written", "dropped", "errors", "balanced", "tokenized docs", "tokens"),
                    rows) if rows else _missing("pipeline outputs", "make corpus SOURCE=<name>"))
-    if chart_documents(data, out / "documents.png"):
+    if chart_documents(data, paths.join(out, "documents.png")):
         body += '<img src="documents.png" alt="documents per source after each stage">'
-    if chart_drops(data, out / "drops.png"):
+    if chart_drops(data, paths.join(out, "drops.png")):
         body += '<img src="drops.png" alt="drop reasons per pipeline">'
-    sections.append(("Sources", body))
+    return body
 
-    body = ""
-    if chart_languages(data, out / "languages.png"):
-        body += '<img src="languages.png" alt="language distribution">'
-    else:
-        body += _missing("documents with language metadata", "make corpus SOURCE=commoncrawl")
-    sections.append(("Languages", body))
 
-    if chart_perplexity(data, out / "perplexity.png"):
-        cut = data["cutoffs"]
-        body = '<img src="perplexity.png" alt="perplexity histogram">'
-        body += (_table(("language", "cutoffs"), [(k, ", ".join(f"{n} {v:g}" for n, v in c.items()))
-                                                  for k, c in sorted(cut.items())])
-                 if cut else _missing("perplexity cutoffs (models/lm/<lang>.json)", "make models"))
-    else:
-        body = _missing("CommonCrawl documents with perplexity", "make models && make corpus SOURCE=commoncrawl")
-    sections.append(("Perplexity", body))
+def languages_section(data: dict, out: str) -> str:
+    if chart_languages(data, paths.join(out, "languages.png")):
+        return '<img src="languages.png" alt="language distribution">'
+    return _missing("documents with language metadata", "make corpus SOURCE=commoncrawl")
 
+
+def perplexity_section(data: dict, out: str) -> str:
+    if not chart_perplexity(data, paths.join(out, "perplexity.png")):
+        return _missing("CommonCrawl documents with perplexity", "make models && make corpus SOURCE=commoncrawl")
+    cut = data["cutoffs"]
+    body = '<img src="perplexity.png" alt="perplexity histogram">'
+    return body + (_table(("language", "cutoffs"), [(k, ", ".join(f"{n} {v:g}" for n, v in c.items()))
+                                                    for k, c in sorted(cut.items())])
+                   if cut else _missing("perplexity cutoffs (models/lm/<lang>.json)", "make models"))
+
+
+def mixture_section(data: dict, out: str) -> str:
     rows = mixture_rows(data)
-    if rows:
-        extra = data["mixture"].get("extra", {})
-        body = _table(("source", "share", "Table 1", "available", "target tokens", "written tokens", "epochs",
-                       "Table 1 epochs", "documents"),
-                      [(r["source"], f"{100 * r['share']:.2f}%",
-                        f"{100 * r['paper_share']:.1f}%" if r["paper_share"] else "-",
-                        format_count(r["available"]), format_count(r["target"]), format_count(r["written"]),
-                        f"{r['epochs']:.2f}", f"{r['paper_epochs']:.2f}" if r["paper_epochs"] else "-",
-                        f"{r['documents']:,}" if r["documents"] is not None else "-") for r in rows])
-        body += (f"<p>{len(data['mixture'].get('shards', []))} shards, "
-                 f"{data['mixture'].get('tokens', 0):,} tokens, seed {extra.get('seed')}, "
-                 f"tokenizer {html.escape(str(data['mixture'].get('tokenizer_sha256', ''))[:16])}</p>")
-        if chart_mixture(data, out / "mixture.png"):
-            body += '<img src="mixture.png" alt="mixture plan against LLaMA Table 1">'
-    else:
-        body = _missing("mixture", "make mixture TOKENS=<n>")
-    sections.append(("Mixture", body))
+    if not rows:
+        return _missing("mixture", "make mixture TOKENS=<n>")
+    extra = data["mixture"].get("extra", {})
+    body = _table(("source", "share", "Table 1", "available", "target tokens", "written tokens", "epochs",
+                   "Table 1 epochs", "documents"),
+                  [(r["source"], f"{100 * r['share']:.2f}%",
+                    f"{100 * r['paper_share']:.1f}%" if r["paper_share"] else "-",
+                    format_count(r["available"]), format_count(r["target"]), format_count(r["written"]),
+                    f"{r['epochs']:.2f}", f"{r['paper_epochs']:.2f}" if r["paper_epochs"] else "-",
+                    f"{r['documents']:,}" if r["documents"] is not None else "-") for r in rows])
+    body += (f"<p>{len(data['mixture'].get('shards', []))} shards, "
+             f"{data['mixture'].get('tokens', 0):,} tokens, seed {extra.get('seed')}, "
+             f"tokenizer {html.escape(str(data['mixture'].get('tokenizer_sha256', ''))[:16])}</p>")
+    if chart_mixture(data, paths.join(out, "mixture.png")):
+        body += '<img src="mixture.png" alt="mixture plan against LLaMA Table 1">'
+    return body
 
-    if chart_loss(data, out / "loss.png"):
-        last = data["log"][-1]
-        speeds = [r.get("tokens_per_s") for r in data["log"][1:] if r.get("tokens_per_s")]
-        mean_speed = sum(speeds) / len(speeds) if speeds else 0
-        body = (f"<p>{last.get('step')} steps, final loss {last.get('loss'):.4f}, "
-                f"{mean_speed:,.0f} tokens/s mean"
-                + (f", MFU {100 * last['mfu']:.1f}%" if last.get("mfu") else "") + "</p>"
-                '<img src="loss.png" alt="training loss curve">')
-    else:
-        body = _missing("training log", "make train")
-    sections.append(("Training", body))
 
+def training_section(data: dict, out: str) -> str:
+    if not chart_loss(data, paths.join(out, "loss.png")):
+        return _missing("training log", "make train")
+    last = data["log"][-1]
+    speeds = [r.get("tokens_per_s") for r in data["log"][1:] if r.get("tokens_per_s")]
+    mean_speed = sum(speeds) / len(speeds) if speeds else 0
+    return (f"<p>{last.get('step')} steps, final loss {last.get('loss'):.4f}, "
+            f"{mean_speed:,.0f} tokens/s mean"
+            + (f", MFU {100 * last['mfu']:.1f}%" if last.get("mfu") else "") + "</p>"
+            '<img src="loss.png" alt="training loss curve">')
+
+
+SECTIONS = (("Sources", sources_section), ("Languages", languages_section), ("Perplexity", perplexity_section),
+            ("Mixture", mixture_section), ("Training", training_section))
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { display: block; max-width: 100%; margin: 1em 0; }
+.missing { color: #888; font-style: italic; }
+nav a { margin-right: 1em; }
+"""
+
+
+def page(sections: Sequence[tuple[str, str]]) -> str:
+    """The HTML page around the sections' bodies."""
     nav = "".join(f'<a href="#{name.lower()}">{name}</a> ' for name, _ in sections)
     content = "".join(f'<section id="{name.lower()}"><h2>{name}</h2>{body}</section>' for name, body in sections)
-    page = f"""<!doctype html>
+    return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>llama-corpus data card</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-img {{ display: block; max-width: 100%; margin: 1em 0; }}
-.missing {{ color: #888; font-style: italic; }}
-nav a {{ margin-right: 1em; }}
-</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>llama-corpus data card</h1>
 <p>Generated {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by <code>python -m mixture.report</code>.</p>
 <nav>{nav}</nav>
 {content}
 </body></html>
 """
-    path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
+
+
+def render(data: dict, out: str) -> str:
+    """Write OUT/index.html and its charts; returns the page's path."""
+    paths.makedirs(out)
+    path = paths.join(out, "index.html")
+    paths.write_text_atomically(path, page([(name, section(data, out)) for name, section in SECTIONS]))
     return path
 
 
-def summary(data: dict, out: Path) -> str:
+def summary(data: dict, out: str) -> str:
     """The demo's closing text: documents per source, top drops, languages, buckets, outputs."""
     lines = [f"{'source':<14} {'in':>7} {'written':>8} {'tokens':>10}  top drop reasons"]
     for source, stats in data["stats"].items():
@@ -415,7 +433,7 @@ def summary(data: dict, out: Path) -> str:
         losses = [row["loss"] for row in data["log"] if isinstance(row.get("loss"), (int, float))]
         if losses:
             lines.append(f"training loss: {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} logged steps")
-    lines.append(f"data card: {out / 'index.html'}")
+    lines.append(f"data card: {paths.join(out, 'index.html')}")
     return "\n".join(lines)
 
 
@@ -430,11 +448,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--models", default="models", help="models directory (lm/<lang>.json cutoffs)")
     parser.add_argument("--max_docs", type=int, default=MAX_DOCS, help="documents sampled per source for metadata")
     args = parser.parse_args(argv)
-    root = Path(args.root)
-    data = gather(root, Path(args.tokens or root / "tokens"), Path(args.mixture or root / "mixture"),
-                  Path(args.train or root / "train"), Path(args.models), args.max_docs)
-    render(data, Path(args.out))
-    print(summary(data, Path(args.out)))
+    root = args.root
+    data = gather(root, args.tokens or paths.join(root, "tokens"), args.mixture or paths.join(root, "mixture"),
+                  args.train or paths.join(root, "train"), args.models, args.max_docs)
+    render(data, args.out)
+    print(summary(data, args.out))
     return 0
 
 

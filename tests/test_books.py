@@ -1,6 +1,7 @@
 """Books: decoding, Gutenberg licence stripping (every header generation), JSON lines, pipeline."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import random
@@ -9,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from corpus import books
-from corpus.document import Document
+from corpus.docfiles import iter_directory
+from corpus.document import Document, make_id
 from corpus.fileio import ReadError
 from corpus.rules import Drop
 from corpus.samples import require_samples
-from corpus.docfiles import iter_directory
+from corpus.steps.books import StripLicence
 
 BODY = (
     "CHAPTER I.\n\nIt was a bright cold day in April, and the clocks were striking.\n\n"
@@ -112,6 +114,18 @@ def test_empty_book_is_dropped():
     assert books.strip_gutenberg(_doc(raw.encode())) == Drop("empty")
 
 
+def test_strip_step_counts_what_it_stripped_and_how_books_were_decoded():
+    step = StripLicence()
+    latin = OLDER.replace("ASCII", "ISO-8859-1").replace("bright cold", "bright café cold").encode("latin-1")
+    no_footer = CURRENT.split("*** END OF")[0].encode()
+    for raw in (CURRENT.encode(), latin, no_footer, BODY.encode()):
+        assert isinstance(step(_doc(raw)), Document)
+    assert step(_doc(b"*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n")) == Drop("empty")
+    assert dict(step.counts) == {"gutenberg_header_stripped": 3, "gutenberg_footer_stripped": 2,
+                                 "gutenberg_footer_absent": 1, "gutenberg_header_absent": 1,
+                                 "decoded_iso8859_1": 1}
+
+
 # ---- decoding ---------------------------------------------------------------------------------
 def test_latin1_declared_is_decoded():
     text = OLDER.replace("ASCII", "ISO-8859-1").replace("bright cold", "bright café cold")
@@ -140,6 +154,13 @@ def test_file_names():
     assert books.gutenberg_id_from_name("pg1513.txt") == "1513"
     assert books.gutenberg_id_from_name("972-0.txt.gz") == "972"
     assert books.gutenberg_id_from_name("alice.txt") is None
+
+
+def test_readers_stamp_added():
+    (doc,) = books.read_books(io.BytesIO(BODY.encode()), "x/pg5.txt.gz", added="2026-01-01")
+    assert doc.added == "2026-01-01" and doc.metadata["gutenberg_id"] == "5"
+    (line,) = books.read_books(io.BytesIO(b'{"text": "t"}'), "b.jsonl", added="2026-01-01")
+    assert line.added == "2026-01-01"
 
 
 def test_json_lines_pg19_books3_and_faults():
@@ -200,7 +221,7 @@ def _plant_near_duplicate(text: str, seed: int = 1, share: float = 0.05) -> str:
 
 
 def _read_output(out: Path) -> list[Document]:
-    return list(iter_directory(str(out)))
+    return list(iter_directory(str(out / "documents")))
 
 
 @pytest.mark.samples
@@ -231,12 +252,16 @@ def test_pipeline_removes_planted_near_duplicate_and_balances(tmp_path):
     assert ledger.dropped == {"near_duplicate": 1}
     assert ledger.info["gutenberg_header_stripped"] == 5 and ledger.info["gutenberg_footer_stripped"] == 5
     assert ledger.info["decoded_iso8859_1"] == 1 and ledger.info["files_ignored"] == 1
+    assert ledger.info["near_dedup_verified_pairs"] == 1
+    assert ledger.info["near_dedup_candidate_pairs"] == 1 + ledger.info.get("near_dedup_rejected_pairs", 0)
 
     docs = _read_output(out)
     files = sorted(d.metadata["file"] for d in docs)
     assert len(docs) == 4 and "pg1513.txt" in files and "972.txt" in files and "777-8.txt" in files
     assert ("pg11.txt" in files) != ("alice-edited.txt" in files)  # exactly one of the pair kept
-    kept = min(books.make_id("books", "gutenberg", n) for n in ("pg11.txt", "alice-edited.txt"))
-    assert kept in {d.id for d in docs}
+    pair = sorted(make_id("books", "gutenberg", n) for n in ("pg11.txt", "alice-edited.txt"))
+    assert pair[0] in {d.id for d in docs}
+    rejected = gzip.decompress((out / "rejected" / "near_duplicate.jsonl.gz").read_bytes()).decode().splitlines()
+    assert [Document.from_json(line).id for line in rejected] == [pair[1]]
     assert all(d.added == "2026-01-01" and d.source == "books" for d in docs)
     assert json.loads((out / "stats.json").read_text())["balanced"] is True

@@ -162,12 +162,12 @@ def test_paper_variant_has_three_words_per_line_and_five_sentences():
 # --------------------------------------------------------------------------------------------
 def test_remove_duplicate_lines_global_and_local():
     text = "\n".join([GOOD[0], GOOD[1], GOOD[1].upper(), GOOD[2], GOOD[3]])
-    keep = {c4.line_hash(line) for line in (GOOD[0], GOOD[1], GOOD[2])}
-    result = c4.remove_duplicate_lines(text, keep)
+    keep = {c4.line_key(line) for line in (GOOD[0], GOOD[1], GOOD[2])}
+    result = c4.remove_lost_lines(text, keep)
     assert result.text == "\n".join([GOOD[0], GOOD[1], GOOD[2]])
     assert result.lines == {"local_duplicate": 1, "global_duplicate": 1}
-    assert c4.remove_duplicate_lines(text, set()).drop == "empty_after_dedup"
-    assert c4.remove_duplicate_lines(text, {c4.line_hash(GOOD[0])}).drop == "too_few_sentences_after_dedup"
+    assert c4.remove_lost_lines(text, set()).drop == "empty_after_dedup"
+    assert c4.remove_lost_lines(text, {c4.line_key(GOOD[0])}).drop == "too_few_sentences_after_dedup"
 
 
 def test_line_dedup_is_deterministic_and_smallest_md5_url_wins():
@@ -405,7 +405,7 @@ def test_pipeline_accounting_and_byte_identical_reruns(tmp_path):
     for run, order in enumerate((inputs, list(reversed(inputs)))):
         out = tmp_path / f"out{run}"
         ledgers.append(pipeline.main(["--input", *order, "--output", str(out), "--added", "2026-01-01"]))
-        outputs.append((out / "documents-00000-of-00001.jsonl.gz").read_bytes())
+        outputs.append((out / "documents" / "documents-00000-of-00001.jsonl.gz").read_bytes())
     ledger = ledgers[0]
     assert ledger.balanced and ledger.documents_in == 9
     assert ledger.dropped == {"too_long_page": 1, "duplicate_url": 1, "too_few_sentences": 1, "curly_bracket": 1,
@@ -413,6 +413,11 @@ def test_pipeline_accounting_and_byte_identical_reruns(tmp_path):
     assert ledger.documents_written == 2
     assert set(ledger.errors) == {"truncated_input"}
     assert ledgers[1].dropped == ledger.dropped and outputs[0] == outputs[1]
+    # One rejected sample file per drop reason, holding the page as the dropping step saw it.
+    rejected = tmp_path / "out0" / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == sorted(f"{r}.jsonl.gz" for r in ledger.dropped)
+    bad = [json.loads(line) for line in gzip.open(rejected / "badwords.jsonl.gz")]
+    assert [r["metadata"]["url"] for r in bad] == ["https://bad.example.org/"]
     written = {json.loads(line)["metadata"]["url"]: json.loads(line)
                for line in gzip.decompress(outputs[0]).decode().splitlines()}
     assert sorted(written) == ["http://example.org/dup", "http://www.example.com/x?utm_a=1"]
@@ -422,3 +427,11 @@ def test_pipeline_accounting_and_byte_identical_reruns(tmp_path):
     assert written["text"] == "\n".join(GOOD[4:] + ["The newest copy of this page has one more line here."])
     assert written["metadata"]["timestamp"] == "2019-04-25T00:00:00Z"
     assert written["metadata"]["language"] == "en" and written["metadata"]["split"] in ("train", "validation")
+
+
+def test_variant_and_overrides_come_from_one_params_dataclass():
+    from corpus.steps.c4 import C4Options
+
+    assert C4Options().thresholds() == c4.VARIANTS["tfds"]
+    paper = C4Options(variant="paper", min_num_sentences=7).thresholds()
+    assert (paper.min_words_per_line, paper.min_num_sentences) == (3, 7)

@@ -1,21 +1,29 @@
-"""cc_net line dedup logic, LID decisions and bucket filter on hand-made cases."""
+"""cc_net line dedup logic, its shuffle helpers, the perplexity and bucket steps on hand-made cases."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from corpus.ccnet import (
+    DedupScope,
+    countable_hashes,
     dedup_in_memory,
-    duplicate_hashes,
     doc_line_hashes,
-    keep_buckets_rule,
+    doc_ref,
+    duplicate_hashes,
+    duplicated_pairs,
     parse_buckets,
     parse_scope,
+    partition_hashes,
+    perplexity_and_bucket,
     remove_duplicate_lines,
-    DedupScope,
 )
 from corpus.ccnet_text import line_hash
 from corpus.document import Document
 from corpus.rules import Drop
+from corpus.steps.commoncrawl import CommonCrawlParams, KeepBuckets, Perplexity
 
 
 def doc(i: str, lines: list[str], segment: str = "s0") -> Document:
@@ -93,9 +101,65 @@ def test_buckets():
     assert parse_buckets("head,middle") == ("head", "middle")
     with pytest.raises(ValueError):
         parse_buckets("top")
-    rule = keep_buckets_rule(("head", "middle"))
+    step = KeepBuckets(CommonCrawlParams(keep_buckets="head,middle"))
     base = Document("i", "t", "commoncrawl")
-    assert rule(base.with_metadata(bucket="head")).metadata["bucket"] == "head"
-    assert rule(base.with_metadata(bucket="tail")) == Drop("bucket_tail")
-    assert rule(base.with_metadata(bucket="all")) == Drop("no_language_model")
-    assert keep_buckets_rule(("head", "all"))(base.with_metadata(bucket="all")).metadata["bucket"] == "all"
+    assert step(base.with_metadata(bucket="head")).metadata["bucket"] == "head"
+    assert step(base.with_metadata(bucket="tail")) == Drop("bucket_tail")
+    assert step(base.with_metadata(bucket="all")) == Drop("no_language_model")
+    keep_all = KeepBuckets(CommonCrawlParams(keep_buckets="head,all"))
+    assert keep_all(base.with_metadata(bucket="all")).metadata["bucket"] == "all"
+
+
+class _FakeLM:
+    """A stand-in for `corpus.lm.PerplexityModel`: a fixed perplexity and cutoffs (10, 20)."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def perplexity(self, text: str) -> float:
+        return self.value
+
+    def bucket(self, perplexity: float) -> str:
+        return "head" if perplexity < 10 else "middle" if perplexity < 20 else "tail"
+
+
+def test_perplexity_is_rounded_before_bucketing():
+    assert perplexity_and_bucket(_FakeLM(9.96), "x") == (10.0, "middle")  # 9.96 rounds to 10.0: not head
+    assert perplexity_and_bucket(_FakeLM(9.94), "x") == (9.9, "head")
+    assert perplexity_and_bucket(_FakeLM(math.inf), "x") == (None, "tail")  # no word left to score
+
+
+def test_perplexity_step_without_a_model_for_the_language():
+    step = Perplexity("unused-directory", ["en"])
+    out = step(Document("i", "Le texte.", "commoncrawl", metadata={"language": "fr"}))
+    assert out.metadata["perplexity"] is None and out.metadata["bucket"] == "all"
+
+
+# ---------------------------------------------------------------------------------------------
+# The shuffle's helpers agree with the in-memory reference
+# ---------------------------------------------------------------------------------------------
+def test_doc_ref_is_a_stable_non_negative_int64():
+    refs = {doc_ref(f"commoncrawl/{i}") for i in range(1000)}
+    assert len(refs) == 1000 and all(0 <= r < 2**63 for r in refs)
+    assert doc_ref("commoncrawl/a") == doc_ref("commoncrawl/a")
+
+
+def test_partition_hashes_splits_by_modulo_and_keeps_order():
+    parts = partition_hashes([9, 4, 7, 2, 12], 3)
+    assert parts == {0: [9, 12], 1: [4, 7], 2: [2]}
+
+
+def test_duplicated_pairs_counts_hashes_of_two_or_more_documents():
+    docs = {1: ["shared", "one"], 2: ["shared", "two", "both"], 3: ["three", "both", "three"]}
+    hashes, refs = [], []
+    for ref, lines in docs.items():
+        own = countable_hashes([line_hash(x) for x in lines])
+        hashes += own
+        refs += [ref] * len(own)
+    distinct, duplicated, dup_refs, dup_hashes = duplicated_pairs(np.array(hashes, dtype=np.uint64),
+                                                                  np.array(refs, dtype=np.int64))
+    assert (distinct, duplicated) == (5, 2)
+    assert sorted(zip(dup_refs.tolist(), dup_hashes.tolist())) == sorted(
+        [(1, line_hash("shared")), (2, line_hash("shared")), (2, line_hash("both")), (3, line_hash("both"))])
+    expected = duplicate_hashes([doc_line_hashes("\n".join(lines)) for lines in docs.values()])
+    assert set(dup_hashes.tolist()) == expected

@@ -1,26 +1,31 @@
 """The CommonCrawl pipeline end to end: dedup scopes on hand-made WET files, the ledger on the
-real samples, multi-process and portable (job service on loopback) runners."""
+real samples, the models' resolution and record, multi-process and portable (job service on
+loopback) runners."""
 from __future__ import annotations
 
 import gzip
-import json
+import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from corpus import ccnet, lid
+from corpus import ccnet, lid, paths
+from corpus.docfiles import iter_directory, iter_file
 from corpus.document import Document
 from corpus.fileio import guarded, open_path
 from corpus.ledger import Ledger
 from corpus.quality import TrainingSet, train_classifier
-from corpus.wet import min_length_rule, read_wet
-from corpus.docfiles import iter_directory
+from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
+from corpus.wet import is_wet_file, read_wet
 from pipelines import commoncrawl
 from pipelines.runner import read_stats
+from tests.test_engines import DASK_RUNNER, _outputs, dask_cluster  # noqa: F401 - the cluster fixture
 from tests.wet_fixtures import english_page, wet_record, write_wet
 
 X = "Shared across files: the weather forecast for the weekend promises sunshine and light wind."
@@ -56,6 +61,7 @@ def wet_dir(tmp_path_factory) -> Path:
         wet_record("http://short.example/", "Short", ["Too short to keep."]),
         dup_page.replace(b"http://copy.example/g", b"http://copy.example/g2"),
     ], compression="plain")
+    (root / "README.txt").write_text("Not a WET file: listed, ignored, counted.\n")
     return root
 
 
@@ -66,22 +72,25 @@ def run_pipeline(input_dir: Path, output: Path, *extra: str) -> Ledger:
 
 
 def read_output(output: Path) -> dict[str, Document]:
-    return {doc.metadata["url"]: doc for doc in iter_directory(str(output))}
+    return {doc.metadata["url"]: doc for doc in iter_directory(str(output / "documents"))}
+
+
+def documents_bytes(output: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((output / "documents").iterdir())}
 
 
 NO_MODELS = ("--no_perplexity", "--no_quality")
 
 
-def reference(wet_dir: Path, scope: str) -> dict[str, str]:
-    """The in-memory reference dedup (corpus.ccnet) of the English pages, by URL."""
+def reference(wet_dir: Path, scope: str) -> tuple[list[Document], list]:
+    """The pages that pass min_len and their in-memory reference dedup (corpus.ccnet)."""
     docs = []
-    for path in sorted(wet_dir.iterdir()):
+    for path in sorted(p for p in wet_dir.iterdir() if is_wet_file(str(p))):
         with open_path(str(path)) as stream:
             docs += [d for d in guarded(read_wet(stream, str(path)), str(path)) if isinstance(d, Document)]
-    keep = min_length_rule()
+    keep = MinLength(CommonCrawlParams())
     docs = [d for d in docs if isinstance(keep(d), Document)]
-    out = ccnet.dedup_in_memory(docs, ccnet.parse_scope(scope))
-    return {d.metadata["url"]: o.text for d, o in zip(docs, out) if isinstance(o, Document)}
+    return docs, ccnet.dedup_in_memory(docs, ccnet.parse_scope(scope))
 
 
 @pytest.mark.parametrize("scope", ["global", "shard", "group:2"])
@@ -89,11 +98,15 @@ def test_dedup_scopes(tmp_path, wet_dir, scope):
     ledger = run_pipeline(wet_dir, tmp_path / "out", *NO_MODELS, "--dedup_scope", scope, "--dedup_partitions", "3")
     docs = read_output(tmp_path / "out")
     texts = {url: d.text for url, d in docs.items()}
-    assert ledger.balanced and ledger.documents_in == 9
+    assert ledger.balanced and ledger.documents_in == 9 and not ledger.errors
+    assert ledger.info["files_read"] == 3 and ledger.info["files_ignored"] == 1
+    inputs, outcomes = reference(wet_dir, scope)
+    assert ledger.info["lines_in"] == sum(len(d.text.split("\n")) for d in inputs)
+    assert ledger.info["lines_kept"] == sum(o.metadata["nlines"] for o in outcomes if isinstance(o, Document))
     assert ledger.dropped["too_short"] == 1
     assert ledger.dropped["language_not_kept"] == 1
     assert "http://f.example/" not in texts
-    expected = reference(wet_dir, scope)
+    expected = {d.metadata["url"]: o.text for d, o in zip(inputs, outcomes) if isinstance(o, Document)}
     expected.pop("http://f.example/", None)
     assert texts == expected
     a = texts["http://a.example/"]
@@ -102,6 +115,8 @@ def test_dedup_scopes(tmp_path, wet_dir, scope):
         assert all(X not in t and Y not in t for t in texts.values())
         assert "http://copy.example/g" not in texts and "http://copy.example/g2" not in texts
         assert ledger.dropped["all_lines_duplicated"] == 2
+        samples = iter_file(str(tmp_path / "out" / "rejected" / "all_lines_duplicated.jsonl.gz"))
+        assert sorted(d.metadata["url"] for d in samples) == ["http://copy.example/g", "http://copy.example/g2"]
     elif scope == "shard":
         assert X in a and X in texts["http://c.example/"] and Y in texts["http://e.example/"]
         assert "http://copy.example/g" in texts and "http://copy.example/g2" in texts
@@ -168,7 +183,7 @@ def cc_models(tmp_path_factory) -> Path:
         lm.kenlm_tool("build_binary")
     except (ImportError, FileNotFoundError):
         return root
-    lm.train_language_model(texts, "en", str(root / "lm"), order=3, vocab_size=1000, created="2026-01-01",
+    lm.train_language_model(texts, "en", str(root / "lm"), lm.LMParams(order=3, vocab_size=1000, created="2026-01-01"),
                             training_source="stdlib docstrings (test)")
     return root
 
@@ -204,6 +219,19 @@ def test_real_samples_ledger_balanced(tmp_path, samples, cc_models):
     assert stats.documents_written == len(read_output(tmp_path / "out"))
 
 
+def test_models_on_another_file_system_give_the_same_documents(tmp_path, wet_dir, cc_models):
+    """`--models` through `corpus.paths` only: a copy on fsspec's memory:// (the in-process runner
+    shares it) gives the same documents as the local directory."""
+    remote = f"memory://models-{uuid.uuid4().hex}"
+    for path in paths.list_files(str(cc_models)):
+        paths.copy(path, paths.join(remote, os.path.relpath(path, cc_models)))
+    extra = ["--quality_threshold", "0.0"] + ([] if _has_lm(cc_models) else ["--no_perplexity"])
+    local = run_pipeline(wet_dir, tmp_path / "local", "--models", str(cc_models), *extra)
+    moved = run_pipeline(wet_dir, tmp_path / "remote", "--models", remote, *extra)
+    assert documents_bytes(tmp_path / "remote") == documents_bytes(tmp_path / "local")
+    assert moved.dropped == local.dropped and moved.options["models_used"]["quality"]["path"].startswith(remote)
+
+
 # ---------------------------------------------------------------------------------------------
 # Other runners
 # ---------------------------------------------------------------------------------------------
@@ -212,8 +240,26 @@ def test_multi_processing_matches_in_process(tmp_path, wet_dir):
     multi = run_pipeline(wet_dir, tmp_path / "multi", *NO_MODELS,
                          "--direct_num_workers=2", "--direct_running_mode=multi_processing")
     assert multi.balanced and multi.documents_in == local.documents_in and multi.dropped == local.dropped
-    shard = "documents-00000-of-00001.jsonl.gz"
-    assert (tmp_path / "multi" / shard).read_bytes() == (tmp_path / "local" / shard).read_bytes()
+    assert multi.info == local.info
+    assert documents_bytes(tmp_path / "multi") == documents_bytes(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_dask_runner_matches_local_with_models_and_a_grouped_scope(tmp_path, wet_dir, cc_models, dask_cluster):
+    """What the cross-engine test does not cover: the group scope's side input, and every model's
+    setup() on Dask's workers. Documents, rejected samples and the ledger are identical."""
+    extra = ["--models", str(cc_models), "--quality_threshold", "0.0", "--keep_buckets", "head,middle,tail",
+             "--dedup_scope", "group:2", "--rejected_samples", "all"]
+    if not _has_lm(cc_models):
+        extra.append("--no_perplexity")
+    local = run_pipeline(wet_dir, tmp_path / "local", *extra)
+    dask = run_pipeline(wet_dir, tmp_path / "dask", *extra, f"--runner={DASK_RUNNER}",
+                        f"--dask_client_address={dask_cluster}")
+    assert _outputs(tmp_path / "dask") == _outputs(tmp_path / "local")
+    for field in ("documents_in", "documents_written", "dropped", "errors", "info"):
+        assert getattr(dask, field) == getattr(local, field), field
+    texts = {url: d.text for url, d in read_output(tmp_path / "dask").items()}
+    assert X not in texts["http://a.example/"] and Y in texts["http://e.example/"]  # groups {s0, s1}, {s2}
 
 
 def _free_port() -> int:
@@ -254,15 +300,49 @@ def test_portable_runner_on_loopback_matches_local(tmp_path, wet_dir, job_servic
     local = run_pipeline(wet_dir, tmp_path / "local", *NO_MODELS)
     portable = run_pipeline(wet_dir, tmp_path / "portable", *NO_MODELS, "--runner=PortableRunner",
                             f"--job_endpoint={job_service}", "--environment_type=LOOPBACK")
-    shard = "documents-00000-of-00001.jsonl.gz"
-    assert (tmp_path / "portable" / shard).read_bytes() == (tmp_path / "local" / shard).read_bytes()
+    assert documents_bytes(tmp_path / "portable") == documents_bytes(tmp_path / "local")
     assert portable.documents_in == local.documents_in
     assert portable.documents_written == local.documents_written and portable.balanced
 
 
-def test_help_lists_options():
+FLAGS = {"--models": "models", "--min_len": "300", "--dedup_scope": "global", "--dedup_partitions": "64",
+         "--lid_model": "None", "--lang_threshold": "0.5", "--languages": "en", "--keep_buckets": "head,middle",
+         "--quality_threshold": "0.25", "--no_perplexity": "False", "--no_quality": "False"}
+
+
+def test_help_lists_every_flag_with_its_default():
     done = subprocess.run([sys.executable, "-m", "pipelines.commoncrawl", "--help"], capture_output=True, text=True)
-    assert done.returncode == 0
-    for flag in ("--dedup_scope", "--lid_model", "--lang_threshold", "--keep_buckets", "--models"):
-        assert flag in done.stdout
-    json.dumps(done.stdout)
+    assert done.returncode == 0, done.stderr
+    entries = [" ".join(entry.split()) for entry in re.split(r"\n(?=  -)|\n\n", done.stdout)]
+    for flag, default in FLAGS.items():
+        [entry] = [e for e in entries if e.startswith(flag + " ")]
+        assert entry.endswith(f"(default: {default})"), entry
+
+
+@pytest.mark.parametrize("flag, value", [("--dedup_scope", "file"), ("--keep_buckets", "top")])
+def test_bad_flag_values_stop_the_run_before_it_starts(tmp_path, flag, value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_pipeline(tmp_path, tmp_path / "out", *NO_MODELS, flag, value)
+    assert stopped.value.code == 2 and flag in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_models_fail_fast_with_the_command_that_builds_them(tmp_path, wet_dir):
+    with pytest.raises(SystemExit, match="no language model under .*make models"):
+        run_pipeline(wet_dir, tmp_path / "out", "--models", str(tmp_path / "none"), "--no_quality")
+    with pytest.raises(SystemExit, match="no quality classifier at .*make models"):
+        run_pipeline(wet_dir, tmp_path / "out", "--models", str(tmp_path / "none"), "--no_perplexity")
+    assert not (tmp_path / "out").exists()
+
+
+def test_models_used_are_recorded_and_the_lid_card_is_followed(tmp_path, wet_dir, cc_models):
+    extra = ["--models", str(cc_models), "--quality_threshold", "0.0"]
+    if not _has_lm(cc_models):
+        extra.append("--no_perplexity")
+    run_pipeline(wet_dir, tmp_path / "out", *extra)
+    used = read_stats(str(tmp_path / "out")).options["models_used"]
+    assert used["lid"]["path"] == lid.default_model_path()  # from cc_models/lid.json
+    assert used["quality"]["path"] == str(cc_models / "quality" / "quality.bin")
+    assert used["quality"]["digest"].startswith("sha256:") and used["quality"]["fallback_used"] is True
+    if _has_lm(cc_models):
+        assert set(used["lm"]) == {"en"} and used["lm"]["en"]["kenlm_sha256"]

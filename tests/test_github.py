@@ -1,4 +1,4 @@
-"""GitHub: licence detection, header removal, heuristics, dedup, pipeline ledger."""
+"""GitHub: licence detection, repositories, header removal, heuristics, dedup, pipeline ledger."""
 from __future__ import annotations
 
 import gzip
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from corpus import github as gh
-from corpus import licenses
+from corpus import github_repos, licenses
 from corpus.document import Document
 from corpus.rules import Drop
 from corpus.samples import site_packages
-from corpus.docfiles import iter_directory
+from corpus.steps.github import Quality, QualityParams, RepoParams
+from pipelines import github as pipeline
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,13 +133,58 @@ def test_dist_info_and_checkout_detection(tmp_path):
     (sp / "demo").mkdir()
     (sp / "demo" / "__init__.py").write_text("print('hello world from the demo package')\n")
     (sp / "demo-1.0.dist-info" / "RECORD").write_text("demo/__init__.py,,\ndemo-1.0.dist-info/METADATA,,\n../../bin/demo,,\n")
-    (repo,) = gh.site_packages_repos(str(sp))
+    (repo,) = github_repos.site_packages_repos(str(sp))
     assert (repo.name, repo.license, repo.files) == ("demo", "MIT", ("demo/__init__.py",))
 
     checkout = tmp_path / "proj"
     checkout.mkdir()
     (checkout / "pyproject.toml").write_text('[project]\nname = "proj"\nlicense = "BSD-3-Clause"\n')
-    assert gh.checkout_repo(str(checkout)).license == "BSD-3-Clause"
+    found = github_repos.checkout_repo(str(checkout))
+    assert (found.license, found.license_source) == ("BSD-3-Clause", "metadata:pyproject")
+
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "package.json").write_text(json.dumps({"name": "node", "license": "Apache-2.0"}))
+    found = github_repos.checkout_repo(str(node))
+    assert (found.license, found.license_source) == ("Apache-2.0", "metadata:package.json")
+    (node / "LICENSE").write_text(GPL_LIKE)  # a licence file wins over metadata
+    assert github_repos.checkout_repo(str(node)).license_status == licenses.NOT_ALLOWED
+
+
+def test_discover_select_and_list_repositories(tmp_path):
+    clones = tmp_path / "clones"
+    for name in ("Beta_Pkg", "alpha", "gamma"):
+        (clones / name).mkdir(parents=True)
+        (clones / name / "setup.py").write_text("print('x')\n")
+    (clones / "alpha" / ".git").mkdir()
+    (clones / "alpha" / ".git" / "config").write_text("[core]\n")
+    (clones / "node_modules").mkdir()
+    repos = github_repos.discover_repos([str(clones)])          # a folder of checkouts
+    assert sorted(r.name for r in repos) == ["Beta_Pkg", "alpha", "gamma"]
+    assert github_repos.discover_repos([str(clones / "alpha")])[0].files == ("setup.py",)  # .git skipped
+    names = [r.name for r in github_repos.select_repos(repos, ["beta-pkg", "GAMMA"], 0)]
+    assert names == ["Beta_Pkg", "gamma"]
+    assert [r.name for r in github_repos.select_repos(repos, None, 2)] == ["alpha", "Beta_Pkg"]
+    listed = github_repos.listed_repos(f"# my clones\n{clones / 'gamma'}\n\n  {clones / 'alpha'}  \n")
+    assert [r.name for r in listed] == ["gamma", "alpha"]
+
+
+def test_read_repo_reads_only_what_can_be_kept(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "ok.py").write_text("x = 1\n")
+    (root / "big.py").write_text("x = 1\n" * 10)
+    (root / "nul.py").write_bytes(b"x = 1\x00\n")
+    (root / "latin.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
+    (root / "img.png").write_bytes(b"\x89PNG")
+    mit = github_repos.Repo("r", str(root), ("big.py", "img.png", "latin.py", "nul.py", "ok.py"),
+                            "MIT", licenses.ALLOWED_STATUS, "t")
+    status = {d.metadata["path"]: d.metadata["content_status"] for d in github_repos.read_repo(mit, "", 20)}
+    assert status == {"ok.py": "ok", "big.py": "too_large", "nul.py": "binary", "latin.py": "binary",
+                      "img.png": "not_read"}
+    gpl = github_repos.Repo("r", str(root), ("ok.py",), "GPL", licenses.NOT_ALLOWED, "t")
+    (doc,) = github_repos.read_repo(gpl, "", 20)
+    assert doc.text == "" and doc.metadata["content_status"] == "not_read" and doc.metadata["size"] == 6
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +222,9 @@ GOOD = "def add(first_value, second_value):\n    return first_value + second_val
 
 
 def test_each_heuristic():
-    rule = gh.make_quality_rule()
+    step = Quality()
+    step.setup()
+    rule = step
     kept = rule(_doc(GOOD))
     assert isinstance(kept, Document) and kept.metadata["hash"] == gh.content_hash(GOOD)
     assert rule(_doc("x = '" + "a" * 994 + "'\n" + GOOD * 20)).__class__ is Document   # 1000 chars: kept
@@ -199,8 +247,9 @@ def test_sentencepiece_tokenizer_option(tmp_path):
     corpus_file.write_text("\n".join(lines))
     spm.SentencePieceTrainer.train(input=str(corpus_file), model_prefix=str(tmp_path / "tok"), vocab_size=400, character_coverage=0.99,
                                    model_type="bpe", split_digits=True, byte_fallback=True, minloglevel=2)
-    rule = gh.make_quality_rule(str(tmp_path / "tok.model"), gh.Thresholds(min_alpha_per_token=0.0))
-    out = rule(_doc(GOOD))
+    step = Quality(QualityParams(min_alpha_per_token=0.0, tokenizer=str(tmp_path / "tok.model")))
+    step.setup()
+    out = step(_doc(GOOD))
     assert isinstance(out, Document) and out.metadata["tokenizer"] == "sentencepiece:tok.model"
     # a 400-piece vocabulary splits words into several pieces: more tokens than the regex fallback
     assert out.metadata["tokens"] > gh.regex_token_count(GOOD)
@@ -212,19 +261,59 @@ def test_path_rules_and_language():
     assert gh.path_drop_reason("docs/LICENSE.md") == "license_file"
     assert gh.path_drop_reason("pkg/license.py") is None
     assert gh.path_drop_reason("a/b.png") == "extension_not_allowed"
-    assert gh.path_drop_reason("Makefile") is None and gh.language_of("Makefile") == "Makefile"
-    assert gh.language_of("x/y.hpp") == "C++" and gh.language_of("z.py") == "Python"
+    assert gh.path_drop_reason("Makefile") is None and gh.programming_language("Makefile") == "Makefile"
+    assert gh.programming_language("x/y.hpp") == "C++" and gh.programming_language("z.py") == "Python"
 
 
 # --------------------------------------------------------------------------------------------
-# pipeline: dedup across inputs, BigQuery rows, accounting on real packages
+# pipeline: inputs, flags, dedup across inputs, BigQuery rows, accounting on real packages
 # --------------------------------------------------------------------------------------------
+def test_split_inputs_local_folders_are_repositories(tmp_path):
+    (tmp_path / "clones").mkdir()
+    export = tmp_path / "github_000.jsonl.gz"
+    export.write_bytes(b"")
+    folders, patterns = pipeline.split_inputs([
+        str(tmp_path / "clones"), f"file://{tmp_path / 'clones'}", str(export), str(tmp_path / "*.jsonl.gz"),
+        "gs://bucket/github/", "s3://bucket/github_*.jsonl.gz", str(tmp_path / "missing"),
+    ])
+    assert folders == [str(tmp_path / "clones")] * 2
+    assert patterns == [str(export), str(tmp_path / "*.jsonl.gz"), "gs://bucket/github/",
+                        "s3://bucket/github_*.jsonl.gz", str(tmp_path / "missing")]
+
+
+def test_flags_come_from_the_params_dataclasses():
+    import argparse
+
+    from corpus.step import add_params, params_from
+
+    parser = argparse.ArgumentParser()
+    for cls in pipeline.SOURCE.params:
+        add_params(parser, cls)
+    flags = {a.dest for a in parser._actions if a.dest != "help"}
+    assert flags == {"repos", "max_repos", "repo_list", "tokenizer", "max_line_length", "max_avg_line_length",
+                     "min_alnum_fraction", "min_alpha_per_token", "max_file_bytes"}
+    assert params_from(parser.parse_args([]), QualityParams) == QualityParams() == QualityParams(
+        max_line_length=1000, max_avg_line_length=100, min_alnum_fraction=0.25, min_alpha_per_token=1.5)
+    args = parser.parse_args(["--repos", "six", "idna", "--max_line_length", "500"])
+    assert params_from(args, RepoParams) == RepoParams(repos=("six", "idna"), max_file_bytes=1 << 20)
+    assert params_from(args, QualityParams).max_line_length == 500
+
+
+def test_missing_tokenizer_fails_on_the_launcher(tmp_path):
+    with pytest.raises(SystemExit, match="no such file"):
+        pipeline.main(["--input", str(tmp_path), "--output", str(tmp_path / "out"),
+                       "--tokenizer", str(tmp_path / "missing.model")])
+    assert not (tmp_path / "out").exists()
+
+
+def _read_shards(directory: Path) -> list[dict]:
+    return [json.loads(line) for shard in sorted(directory.iterdir()) for line in gzip.open(shard)]
+
+
 def _run(tmp_path: Path, *argv: str):
-    from pipelines import github
-
     out = tmp_path / "out"
-    ledger = github.main([*argv, "--output", str(out), "--added", "2026-01-01"])
-    return ledger, [doc.to_record() for doc in iter_directory(str(out))]
+    ledger = pipeline.main([*argv, "--output", str(out), "--added", "2026-01-01"])
+    return ledger, _read_shards(out / "documents")
 
 
 def test_exact_dedup_across_inputs_and_bigquery_rows(tmp_path):
@@ -252,18 +341,29 @@ def test_exact_dedup_across_inputs_and_bigquery_rows(tmp_path):
     assert ledger.dropped["license_not_allowed"] == 1
     assert ledger.dropped["license_file"] == 2 and ledger.dropped["extension_not_allowed"] == 2
     assert ledger.errors == {"malformed_json": 1}
+    assert ledger.info == {"files_read": 1, "repos_read": 2, "repos_license_allowed": 2, "repo_license:MIT": 2}
     texts = sorted(d["text"] for d in docs)
     assert texts.count(GOOD) == 1 and len(docs) == 4
     for d in docs:
         assert "Copyright" not in d["text"]
         assert d["metadata"]["license"] in licenses.ALLOWED_FAMILIES and d["metadata"]["hash"]
+    # the copy with the smallest id is kept, the two others are the rejected samples
+    duplicates = _read_shards(tmp_path / "out" / "rejected")
+    duplicates = [d for d in duplicates if d["text"] == GOOD]
+    kept = next(d for d in docs if d["text"] == GOOD)
+    assert len(duplicates) == 2 and all(kept["id"] < d["id"] for d in duplicates)
 
 
 def test_real_site_packages_accounting(tmp_path):
-    ledger, docs = _run(tmp_path, "--input", site_packages(), "--repos", "six", "idna", "packaging", "py7zr")
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"# the venv's own packages\n{site_packages()}\n")
+    ledger, docs = _run(tmp_path, "--input", str(tmp_path / "no-bigquery-*.jsonl.gz"), "--repo_list", str(listing),
+                        "--repos", "six", "idna", "packaging", "py7zr")
     assert ledger.balanced and ledger.documents_written == len(docs) > 0
     assert ledger.documents_in == ledger.documents_written + sum(ledger.dropped.values())
     assert ledger.dropped.get("license_not_allowed", 0) > 0          # py7zr is LGPL
+    assert ledger.info["repos_read"] == 4 and ledger.info["repos_license_not_allowed"] == 1
+    assert sum(n for k, n in ledger.info.items() if k.startswith("repo_license:")) == 4
     assert {d["metadata"]["repo_name"] for d in docs} <= {"six", "idna", "packaging"}
     assert all(d["metadata"]["language"] for d in docs)
     assert len({d["metadata"]["hash"] for d in docs}) == len(docs)

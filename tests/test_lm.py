@@ -1,16 +1,17 @@
 """cc_net perplexity models: training (SentencePiece + KenLM), perplexity, cutoffs, buckets, CLI."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
 import random
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 
 from corpus import lm
+from corpus.docfiles import encode_jsonl_gz
 from corpus.document import Document
 
 
@@ -67,21 +68,23 @@ def shuffled_words(text: str, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+PARAMS = lm.LMParams(vocab_size=1000, created="2026-01-01")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     _tools_or_skip()
     directory = tmp_path_factory.mktemp("lm")
-    card = lm.train_language_model(synthetic_corpus(300, seed=1), "xx", str(directory), vocab_size=1000,
-                                   created="2026-01-01")
+    card = lm.train_language_model(synthetic_corpus(300, seed=1), "xx", str(directory), PARAMS)
     return directory, card
 
 
 def test_files_and_card(trained):
     directory, card_path = trained
-    assert card_path == directory / "xx.json"
+    assert card_path == str(directory / "xx.json")
     for name in ("xx.sp.model", "xx.arpa.bin", "xx.json", "languages.json"):
         assert (directory / name).is_file(), name
-    card = json.loads(card_path.read_text())
+    card = json.loads(Path(card_path).read_text())
     assert card["language"] == "xx" and card["created"] == "2026-01-01"
     assert card["kenlm"]["order"] == 5 and card["sentencepiece"]["model_type"] == "unigram"
     assert card["kenlm"]["build_binary"] == "trie" and card["kenlm"]["quantization_bits"] == 8
@@ -137,7 +140,7 @@ def test_load_from_file_url(trained):
 
 def test_deterministic(trained, tmp_path):
     directory, _ = trained
-    lm.train_language_model(synthetic_corpus(300, seed=1), "xx", str(tmp_path), vocab_size=1000, created="2026-01-01")
+    lm.train_language_model(synthetic_corpus(300, seed=1), "xx", str(tmp_path), PARAMS)
     for name in ("xx.sp.model", "xx.arpa.bin", "xx.json"):
         assert (tmp_path / name).read_bytes() == (directory / name).read_bytes(), name
 
@@ -159,11 +162,17 @@ def test_available_languages_missing_dir(tmp_path):
     assert lm.available_languages(str(tmp_path / "nope")) == []
 
 
-def _write_pipeline_output(directory: Path, docs: list[Document]) -> None:
-    directory.mkdir(parents=True)
-    with gzip.open(directory / "documents-00000-of-00001.jsonl.gz", "wt", encoding="utf-8") as handle:
-        for doc in docs:
-            handle.write(doc.to_json() + "\n")
+def _write_pipeline_output(directory: Path, docs: list[Document], rejected: Sequence[Document] = (),
+                           layout: str = "documents/") -> None:
+    """A pipeline output: documents under `documents/` (or, `layout=""`, the folder itself, the
+    layout before `documents/`), stats.json, and rejected samples that must never be read."""
+    folder = directory / layout
+    folder.mkdir(parents=True)
+    (folder / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs))
+    (directory / "stats.json").write_text(json.dumps({"documents_written": len(docs)}))
+    if rejected:
+        (directory / "rejected").mkdir()
+        (directory / "rejected" / "too_short.jsonl.gz").write_bytes(encode_jsonl_gz(list(rejected)))
 
 
 def test_cli_train_and_score(tmp_path, capsys, monkeypatch):
@@ -173,11 +182,14 @@ def test_cli_train_and_score(tmp_path, capsys, monkeypatch):
             for i, t in enumerate(synthetic_corpus(120, seed=3))]
     docs += [Document(f"wikipedia/y{i}", t, "wikipedia", metadata={"language": "yy"})
              for i, t in enumerate(synthetic_corpus(5, seed=4))]
-    _write_pipeline_output(wiki, docs)
+    # 40 more `yy` documents, but dropped ones: read, they would put yy over --min_documents.
+    rejected = [Document(f"wikipedia/r{i}", t, "wikipedia", metadata={"language": "yy"})
+                for i, t in enumerate(synthetic_corpus(40, seed=5))]
+    _write_pipeline_output(wiki, docs, rejected)
     out = tmp_path / "models"
     assert lm.main(["train", "--wikipedia", str(wiki), "--output", str(out), "--created", "2026-01-01",
                     "--binary", "probing"]) == 0
-    assert lm.available_languages(str(out)) == ["xx"]  # yy: 5 documents < --min_documents
+    assert lm.available_languages(str(out)) == ["xx"]  # yy: 5 documents < --min_documents, rejected unread
     card = json.loads((out / "xx.json").read_text())
     assert card["kenlm"]["build_binary"] == "probing"
     assert str(wiki) in card["training"]["source"]
@@ -191,7 +203,7 @@ def test_cli_train_and_score(tmp_path, capsys, monkeypatch):
     # calibrate on other documents rewrites the cutoffs
     ref = tmp_path / "reference"
     _write_pipeline_output(ref, [Document(f"cc/{i}", shuffled_words(t, i), "commoncrawl", metadata={"language": "xx"})
-                                 for i, t in enumerate(synthetic_corpus(30, seed=8))])
+                                 for i, t in enumerate(synthetic_corpus(30, seed=8))], layout="")
     assert lm.main(["calibrate", "--models", str(out), "--language", "xx", "--reference", str(ref)]) == 0
     recalibrated = lm.PerplexityModel.load(str(out), "xx")
     assert recalibrated.cutoffs[0] > card["cutoffs"]["p60"]  # shuffled text sits far above wiki's p60
@@ -203,25 +215,28 @@ def test_cli_help():
     assert exc.value.code == 0
 
 
-def test_load_over_http(trained):
-    """A remote directory (here loopback HTTP through smart_open): cards and SentencePiece are read
-    in memory, the KenLM file is copied to a local temporary file."""
-    import functools
-    import http.server
-    import threading
-
+def test_train_into_and_load_from_memory_url(trained):
+    """A remote directory (fsspec's in-process memory:// file system, as gs:// or s3://): the
+    models are copied up, listed, and loaded back (KenLM through a local copy)."""
     directory, _ = trained
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        assert lm.available_languages(url) == ["xx"]
-        remote = lm.PerplexityModel.load(url, "xx")
-        local = lm.PerplexityModel.load(str(directory), "xx")
-        text = synthetic_corpus(1, seed=7)[0]
-        assert remote.perplexity(text) == local.perplexity(text)
-        assert remote.cutoffs == local.cutoffs
-    finally:
-        server.shutdown()
+    url = "memory://lm-test/models"
+    card = lm.train_language_model(synthetic_corpus(300, seed=1), "xx", url, PARAMS)
+    assert card == url + "/xx.json"
+    from corpus import paths
+
+    for name in ("xx.sp.model", "xx.arpa.bin", "xx.json", "languages.json"):
+        assert paths.read_bytes(f"{url}/{name}") == (directory / name).read_bytes(), name
+    assert lm.available_languages(url) == ["xx"]
+    assert lm.available_languages("memory://lm-test/nothing") == []
+    remote = lm.PerplexityModel.load(url, "xx")
+    local = lm.PerplexityModel.load(str(directory), "xx")
+    text = synthetic_corpus(1, seed=7)[0]
+    assert remote.perplexity(text) == local.perplexity(text)
+    assert remote.cutoffs == local.cutoffs
+
+
+def test_sentencepiece_progress_is_shown(trained, tmp_path, capfd):
+    lm.train_language_model(synthetic_corpus(60, seed=2), "zz", str(tmp_path), PARAMS)
+    err = capfd.readouterr().err
+    assert "EM sub_iter=" in err  # SentencePiece's own log of its EM rounds
+    assert "[lm] zz:" in err

@@ -87,8 +87,8 @@ def test_signature_and_band_keys_are_deterministic():
 
 # ---- candidates, verification, clusters --------------------------------------------------------
 def test_bucket_pairs_small_and_capped():
-    assert minhash.bucket_pairs(["b", "a", "c"]) == [("a", "b"), ("a", "c"), ("b", "c")]
-    assert minhash.bucket_pairs(["a"]) == [] and minhash.bucket_pairs(["a", "a"]) == []
+    assert minhash.bucket_pairs(["b", "a", "c"], 50) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert minhash.bucket_pairs(["a"], 50) == [] and minhash.bucket_pairs(["a", "a"], 50) == []
     capped = minhash.bucket_pairs([f"d{i:02d}" for i in range(10)], max_bucket=4)
     assert len(capped) == 9 + 8  # star from d00 + chain d01-d02 ... d08-d09
     assert all(x < y for x, y in capped)
@@ -103,7 +103,7 @@ def test_verify_jaccard_and_containment():
     assert not minhash.verify(a, np.arange(11, 100, dtype=np.uint64), 0.9)[0]
     assert minhash.verify(a, np.arange(50, 100, dtype=np.uint64), 0.9, "containment")[0]
     with pytest.raises(ValueError):
-        MinHashParams(measure="cosine")
+        MinHashParams(near_dup_measure="cosine")
 
 
 def test_removals_keep_smallest_id_per_cluster_in_any_order():
@@ -137,14 +137,64 @@ def test_local_reference_removes_planted_duplicates():
     assert counts["verified"] == 1
 
 
-# ---- the Beam composite ------------------------------------------------------------------------
-def test_near_dedup_transform_clusters_and_counts():
+@pytest.mark.samples
+def test_recall_and_precision_on_real_book_text():
+    from corpus.samples import require_samples
+
+    folder = require_samples("books")
+    words = []
+    for path in sorted(folder.glob("*.txt")):
+        words += path.read_bytes().decode("utf-8-sig", errors="replace").split()
+    result = minhash.evaluate(minhash.perturbed_pairs(300, seed=5, words_from=words))
+    assert result["true_pairs"] >= 80
+    assert result["recall"] >= 0.99 and result["precision"] >= 0.99, result
+
+
+# ---- the flags ---------------------------------------------------------------------------------
+def test_params_are_the_near_dedup_flags():
+    import argparse
+
+    from corpus.step import add_params, params_from
+
+    parser = argparse.ArgumentParser()
+    add_params(parser, MinHashParams)
+    args = parser.parse_args(["--near_dup_threshold", "0.8", "--near_dup_measure", "containment", "--ngram", "3",
+                              "--bands", "4", "--rows", "2", "--minhash_seed", "7", "--max_bucket", "9"])
+    assert params_from(args, MinHashParams) == MinHashParams(0.8, "containment", 3, 4, 2, 7, 9)
+    assert params_from(parser.parse_args([]), MinHashParams) == MinHashParams()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--near_dup_measure", "cosine"])
+
+
+# ---- the Beam composite: a stream of kept documents, Rejected and info tallies -----------------
+def _summary(items: list) -> tuple[list[str], list[tuple[str, str]], dict[str, int]]:
+    """(kept ids, (reason, id) of the rejected, info counts) of a near-dedup stream."""
+    from corpus.ledger import Rejected, Tally
+
+    kept = sorted(i.id for i in items if not isinstance(i, (Tally, Rejected)))
+    rejected = sorted((i.reason, i.doc.id) for i in items if isinstance(i, Rejected))
+    counts = Tally()
+    for item in items:
+        if isinstance(item, Tally):
+            counts.update(item)
+    return kept, rejected, {name.removeprefix("info:"): n for name, n in sorted(counts.items())}
+
+
+def _check_near_dedup(docs, params: MinHashParams, kept, rejected, counts) -> None:
+    """`NearDedup` on the local runner gives exactly this `_summary`."""
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
 
-    from corpus.document import Document
     from pipelines.neardedup import NearDedup
     from pipelines.runner import LOCAL_RUNNER
+
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
+        stream = pipeline | beam.Create(docs) | NearDedup(params)
+        assert_that(stream | beam.combiners.ToList() | beam.Map(_summary), equal_to([(kept, rejected, counts)]))
+
+
+def test_near_dedup_transform_clusters_and_counts():
+    from corpus.document import Document
 
     rng = random.Random(5)
     vocab = [f"t{i}" for i in range(4000)]
@@ -164,34 +214,34 @@ def test_near_dedup_transform_clusters_and_counts():
         Document("books/d", " ".join(other), "books"),   # different
         Document("books/e", "", "books"),                # no shingles: kept
     ]
-    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
-        kept = pipeline | beam.Create(docs) | NearDedup(MinHashParams())
-        assert_that(kept | beam.Map(lambda d: d.id), equal_to(["books/a", "books/d", "books/e"]))
-
-
-@pytest.mark.samples
-def test_recall_and_precision_on_real_book_text():
-    from corpus.samples import require_samples
-
-    folder = require_samples("books")
-    words = []
-    for path in sorted(folder.glob("*.txt")):
-        words += path.read_bytes().decode("utf-8-sig", errors="replace").split()
-    result = minhash.evaluate(minhash.perturbed_pairs(300, seed=5, words_from=words))
-    assert result["true_pairs"] >= 80
-    assert result["recall"] >= 0.99 and result["precision"] >= 0.99, result
+    removed, local = minhash.near_duplicates_local([(d.id, d.text) for d in docs])
+    assert removed == {"books/b": "books/a", "books/c": "books/a"} and local == {"candidates": 3, "verified": 3}
+    _check_near_dedup(docs, MinHashParams(), ["books/a", "books/d", "books/e"],
+                      [("near_duplicate", "books/b"), ("near_duplicate", "books/c")],
+                      {"near_dedup_candidate_pairs": 3, "near_dedup_no_shingles": 1, "near_dedup_verified_pairs": 3})
 
 
 def test_near_dedup_transform_many_exact_copies_through_capped_buckets():
-    import apache_beam as beam
-    from apache_beam.testing.util import assert_that, equal_to
-
     from corpus.document import Document
-    from pipelines.neardedup import NearDedup
-    from pipelines.runner import LOCAL_RUNNER
 
     text = " ".join(random.Random(9).choices([f"c{i}" for i in range(3000)], k=600))
     docs = [Document(f"books/{i:02d}", text, "books") for i in range(12)]
-    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
-        kept = pipeline | beam.Create(docs) | NearDedup(MinHashParams(), max_bucket=3)
-        assert_that(kept | beam.Map(lambda d: d.id), equal_to(["books/00"]))
+    # Every one of the 11 bands holds all 12 copies: capped to a star from books/00 and a chain.
+    _check_near_dedup(docs, MinHashParams(max_bucket=3), ["books/00"],
+                      [("near_duplicate", d.id) for d in docs[1:]],
+                      {"near_dedup_capped_buckets": 11, "near_dedup_candidate_pairs": 11 + 10,
+                       "near_dedup_verified_pairs": 11 + 10})
+
+
+def test_near_dedup_transform_counts_rejected_candidates():
+    from corpus.document import Document
+
+    rng = random.Random(2)
+    words = rng.choices([f"r{i}" for i in range(3000)], k=800)
+    half = list(words)
+    for i in rng.sample(range(len(half)), 60):
+        half[i] = "x"
+    docs = [Document("books/a", " ".join(words), "books"), Document("books/b", " ".join(half), "books")]
+    loose = MinHashParams(near_dup_threshold=0.99, bands=40, rows=1)  # every pair a candidate, none kept
+    _check_near_dedup(docs, loose, ["books/a", "books/b"], [],
+                      {"near_dedup_candidate_pairs": 1, "near_dedup_rejected_pairs": 1})

@@ -109,6 +109,13 @@ def test_missing_source_refused_or_renormalised():
     assert plan.dropped_sources == ["b"]
 
 
+def test_remote_series_refused_with_a_reason(capsys):
+    """Shards are read with positioned reads and written in place: remote paths are refused
+    before anything is planned, saying what to do."""
+    assert sampler.main(["--tokens", "1K", "--input", "gs://bucket/tokens"]) == 2
+    assert "local (or mounted)" in capsys.readouterr().err
+
+
 def test_mixture_file_and_share_flags(tmp_path):
     path = tmp_path / "mix.yaml"
     path.write_text("sources:\n  a: 60%\n  b: {share: 0.4}\n")

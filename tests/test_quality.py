@@ -2,23 +2,26 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
+from corpus import paths
+from corpus.docfiles import encode_jsonl_gz
 from corpus.document import Document
 from corpus.quality import (
     CARD_FILE,
     MODEL_FILE,
     QualityModel,
-    QualityRuleFactory,
     build_training_set,
     classifier_text,
     main,
-    normalize_url,
+    url_key,
+    wet_files,
 )
 from corpus.rules import Drop
-from pipelines.transforms import encode_jsonl_gz
+from corpus.steps.commoncrawl import CommonCrawlParams, WikiReference
 from tests.wet_fixtures import english_page, wet_record, write_wet
 
 WIKI_TOPICS = ["river", "castle", "mountain", "composer", "volcano", "novelist", "bridge", "cathedral"]
@@ -58,9 +61,17 @@ def cc_dir(tmp_path_factory) -> Path:
 
 
 def test_normalize_url_and_text():
-    assert normalize_url("https://www.Example.com/a/") == normalize_url("http://example.com/a#frag")
-    assert normalize_url("http://example.com/a?b=1") != normalize_url("http://example.com/a?b=2")
+    assert url_key("https://www.Example.com/a/") == url_key("http://example.com/a#frag")
+    assert url_key("http://example.com/a?b=1") != url_key("http://example.com/a?b=2")
     assert classifier_text("a\nb\t c  ") == "a b c"
+
+
+def test_wet_files_expands_directories_and_globs_and_refuses_a_missing_file(cc_dir):
+    assert wet_files([str(cc_dir)]) == [str(cc_dir / "cc.wet.gz")]
+    assert wet_files([str(cc_dir / "*.gz"), str(cc_dir / "cc.wet.gz")]) == [str(cc_dir / "cc.wet.gz")]
+    assert wet_files([str(cc_dir / "*.none")]) == []
+    with pytest.raises(FileNotFoundError):
+        wet_files([str(cc_dir / "missing.wet.gz")])
 
 
 def test_training_set_uses_cited_pages_when_enough():
@@ -91,9 +102,13 @@ def test_train_with_fallback_writes_card_and_scores(tmp_path, cc_dir):
     wiki_like = model.wiki_prob(wiki_text("palace"))
     spam_like = model.wiki_prob("\n".join(cc_lines("casino")))
     assert 0.0 <= spam_like < wiki_like <= 1.0
-    rule = QualityRuleFactory(str(out), threshold=0.5)()
-    assert rule(Document("s", "\n".join(cc_lines("casino")), "commoncrawl")) == Drop("low_wiki_prob")
-    assert rule(Document("w", wiki_text("palace"), "commoncrawl")).metadata["wiki_prob"] >= 0.5
+    step = WikiReference(CommonCrawlParams(quality_threshold=0.5), str(out / MODEL_FILE))
+    step.setup()
+    assert step(Document("s", "\n".join(cc_lines("casino")), "commoncrawl")) == Drop("low_wiki_prob")
+    assert step(Document("w", wiki_text("palace"), "commoncrawl")).metadata["wiki_prob"] >= 0.5
+    remote = f"memory://quality-{uuid.uuid4().hex}"  # a models directory on another file system
+    paths.copy(str(out / MODEL_FILE), paths.join(remote, MODEL_FILE))
+    assert QualityModel.load(remote).wiki_prob(wiki_text("palace")) == wiki_like
 
 
 def test_train_with_cited_pages(tmp_path, cc_dir):

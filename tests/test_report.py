@@ -26,14 +26,21 @@ def outputs(tmp_path_factory) -> tuple[Path, Path]:
                             ("c4", {"too_few_sentences": 7, "bad_words": 2})):
         ledger = Ledger(source, documents_in=100 + sum(dropped.values()), documents_written=100, dropped=dropped,
                         errors={"truncated": 1})
-        (root / source).mkdir()
+        # commoncrawl in today's layout (documents/, rejected/), c4 in the one before documents/.
+        folder = root / source / ("documents" if source == "commoncrawl" else "")
+        folder.mkdir(parents=True)
         (root / source / "stats.json").write_text(ledger.to_json())
-        with gzip.open(root / source / "documents-00000-of-00001.jsonl.gz", "wt") as handle:
+        with gzip.open(folder / "documents-00000-of-00001.jsonl.gz", "wt") as handle:
             for i in range(100):
                 meta = {"language": ["en", "de", "fr"][i % 3]}
                 if source == "commoncrawl":
                     meta["perplexity"] = float(rng.lognormal(6, 0.5))
                 handle.write(json.dumps({"id": f"{source}/{i}", "text": "x", "source": source, "metadata": meta}) + "\n")
+    (root / "commoncrawl" / "rejected").mkdir()
+    with gzip.open(root / "commoncrawl" / "rejected" / "language.jsonl.gz", "wt") as handle:
+        for i in range(30):  # dropped documents: never counted as the corpus's languages
+            handle.write(json.dumps({"id": f"r/{i}", "text": "x", "source": "commoncrawl",
+                                     "metadata": {"language": "xx", "perplexity": 1.0}}) + "\n")
     (models / "lm").mkdir()
     (models / "lm" / "en.json").write_text(json.dumps({"language": "en", "cutoffs": {"n": 20, "p30": 340.0, "p60": 520.0}}))
     for seed, (source, n) in enumerate(SIZES.items()):
@@ -112,9 +119,34 @@ def test_report_in_headless_browser(rendered, tmp_path):
     assert histogram[255] < 0.97 * sum(histogram)
 
 
+def test_metadata_of_documents_only_in_both_layouts(outputs):
+    root, models = outputs
+    data = report.gather(str(root), str(root / "tokens"), str(root / "mixture"), str(root / "train"), str(models))
+    assert data["languages"]["commoncrawl"] == {"en": 34, "de": 33, "fr": 33}  # no `xx`: rejected unread
+    assert data["languages"]["c4"] == {"en": 34, "de": 33, "fr": 33}
+    assert len(data["perplexity"]) == 100
+    assert data["stats"]["c4"]["documents_written"] == 100
+
+
+def test_report_reads_and_writes_remote_paths(outputs):
+    """The whole card from a memory:// copy of the outputs (as gs:// or s3://) into memory://."""
+    from corpus import paths
+
+    root, models = outputs
+    for base, url in ((root, "memory://report-test/out"), (models, "memory://report-test/models")):
+        for f in base.rglob("*"):
+            if f.is_file():
+                paths.copy(str(f), f"{url}/{f.relative_to(base)}")
+    assert report.main(["--out", "memory://report-test/card", "--root", "memory://report-test/out",
+                        "--models", "memory://report-test/models"]) == 0
+    page = paths.read_text("memory://report-test/card/index.html")
+    assert "p30 340" in page and 'class="missing"' not in page
+    assert paths.is_file("memory://report-test/card/loss.png")
+
+
 def test_summary_lists_every_source_with_its_counts(outputs, tmp_path):
     root, models = outputs
-    data = report.gather(root, root / "tokens", root / "mixture", root / "train", models)
+    data = report.gather(str(root), str(root / "tokens"), str(root / "mixture"), str(root / "train"), str(models))
     text = report.summary(data, tmp_path)
     for source, stats in data["stats"].items():
         line = next(l for l in text.splitlines() if l.startswith(source))

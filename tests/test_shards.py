@@ -16,6 +16,7 @@ from corpus.shards import (
     open_series,
     optimal_dtype,
     read_manifest,
+    sha256_file,
     verify_series,
     write_documents,
     write_manifest,
@@ -129,6 +130,20 @@ def test_atomic_no_tmp_left_and_abort(tmp_path):
             writer.add([1, 2])
             raise RuntimeError("boom")
     assert not list((tmp_path / "bad").iterdir())
+
+
+def test_manifest_and_digest_on_a_remote_path(tmp_path):
+    """Manifests and digests go through corpus.paths: memory:// stands in for gs:// or s3://."""
+    from corpus import paths
+
+    shards = write_documents(tmp_path, "c4", _docs(5), vocab_size=32000)
+    manifest = Manifest.build("c4", shards, vocab_size=32000, tokenizer_sha256="cd" * 32)
+    url = "memory://shards-test/tokens/c4"
+    assert write_manifest(url, manifest) == url + "/manifest.json"
+    assert read_manifest(url) == read_manifest(url + "/manifest.json") == manifest
+    paths.copy(str(tmp_path / shards[0].bin_name), f"{url}/{shards[0].bin_name}")
+    assert sha256_file(f"{url}/{shards[0].bin_name}") == shards[0].sha256
+    assert manifest.prefixes(url) == [f"{url}/{shards[0].prefix}"]
 
 
 def test_manifest_round_trip_and_verify(tmp_path):

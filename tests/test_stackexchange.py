@@ -1,13 +1,15 @@
 """StackExchange: reader (XML, 7z), HTML removal, answer order, site selection, pipeline ledger."""
 from __future__ import annotations
 
+import gzip
 import io
+import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 
 from corpus import stackexchange as se
-from corpus.document import Document
+from corpus.document import Document, make_id
 from corpus.fileio import ReadError
 from corpus.rules import Drop
 from corpus.samples import require_samples
@@ -62,10 +64,16 @@ def test_answers_sorted_by_numeric_score_10_above_9():
 
 def test_question_without_answers_kept_and_orphans_dropped():
     lonely = se.thread_to_document(se.build_thread("k", [se.Post("s.com", 1, 1, title="T", body="<p>b</p>")]))
-    assert isinstance(lonely, Document) and lonely.text == "Q: T b" and lonely.metadata["answer_count"] == 0
-    orphan = se.thread_to_document(se.build_thread("k", [se.Post("s.com", 2, 2, parent_id=99, body="<p>a</p>")]))
-    assert orphan == Drop("orphan_answers")
-    assert se.thread_to_document(se.build_thread("k", [se.Post("s.com", 3, 1)])) == Drop("empty_question")
+    assert lonely.text == "Q: T b" and lonely.metadata["answer_count"] == 0
+    assert se.complete_thread(lonely) is lonely and se.INCOMPLETE not in lonely.metadata
+    orphan = se.thread_to_document(se.build_thread("k", [se.Post("s.com", 2, 2, parent_id=99, body="<p>a</p>", score=4),
+                                                          se.Post("s.com", 3, 2, parent_id=99, body="<p>b</p>", score=7)]))
+    # The rejected sample of an orphan thread: its answers, under the missing question's id and URL.
+    assert orphan.text == "A: b\nA: a" and orphan.id == make_id("stackexchange", "s.com", "99")
+    assert orphan.metadata["url"] == "https://s.com/questions/99" and orphan.metadata["answer_ids"] == [3, 2]
+    assert se.complete_thread(orphan) == Drop("orphan_answers")
+    empty = se.thread_to_document(se.build_thread("k", [se.Post("s.com", 3, 1)]))
+    assert se.complete_thread(empty) == Drop("empty_question")
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,12 +202,12 @@ def test_top_sites_by_post_count_ties_by_name():
     assert se.top_sites(counts, 0) == ["c.com", "a.com", "b.com", "d.com"]
 
 
-def _run(tmp_path: Path, inputs: list[str], *extra: str):
+def _run(tmp_path: Path, inputs: list[str], *extra: str, out: str = "out"):
     from pipelines import stackexchange
 
-    out = tmp_path / "out"
-    ledger = stackexchange.main(["--input", *inputs, "--output", str(out), "--added", "2026-01-01", *extra])
-    return ledger, [doc.to_record() for doc in iter_directory(str(out))]
+    output = tmp_path / out
+    ledger = stackexchange.main(["--input", *inputs, "--output", str(output), "--added", "2026-01-01", *extra])
+    return ledger, [doc.to_record() for doc in iter_directory(str(output))]
 
 
 def test_pipeline_site_selection_orphans_and_7z(tmp_path):
@@ -207,32 +215,50 @@ def test_pipeline_site_selection_orphans_and_7z(tmp_path):
     big.mkdir(parents=True)
     (big / "Posts.xml").write_bytes(posts_xml(
         [question(1), answer(2, 1, "<p>low</p>", 9), answer(3, 1, "<p>high</p>", 10),
-         question(4), answer(5, 77, "<p>orphan</p>", 3)]))
+         question(4), answer(5, 77, "<p>orphan</p>", 3), row(Id=6, PostTypeId=5, Body="tag wiki")]))
     (big / "Users.xml").write_bytes(b"<users/>")
     write_7z(tmp_path / "in" / "small.stackexchange.com.7z", {"Posts.xml": posts_xml([question(1), answer(2, 1, "x", 1)])})
-    ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--top_sites", "1")
-    assert ledger.info["sites_selected"] == 1 and ledger.info["sites_not_selected"] == 1
-    assert ledger.info["posts_site_not_selected"] == 2
+    ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--top_sites", "1", "--no_lid")
+    assert ledger.info == {"files_read": 2, "files_ignored": 1, "posts_read": 8, "posts_other_type": 1,
+                           "sites_selected": 1, "sites_not_selected": 1, "posts_site_not_selected": 2,
+                           "orphan_answer_posts": 1}
     assert ledger.documents_in == 3 and ledger.documents_written == 2
     assert ledger.dropped == {"orphan_answers": 1} and ledger.balanced
     by_q = {d["metadata"]["question_id"]: d for d in docs}
     assert by_q[1]["text"] == "Q: Title? Body\nA: high\nA: low"
     assert by_q[4]["metadata"]["answer_count"] == 0
+    assert {d["metadata"]["language_source"] for d in docs} == {"site"}  # --no_lid
+    (orphan,) = [json.loads(line) for line in gzip.open(tmp_path / "out" / "rejected" / "orphan_answers.jsonl.gz")]
+    assert orphan["text"] == "A: orphan" and orphan["metadata"]["question_id"] == 77
 
-    ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--sites", "small.stackexchange.com")
+    ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--sites", "small.stackexchange.com", out="out2")
     assert ledger.documents_written == 1 and docs[0]["metadata"]["site"] == "small.stackexchange.com"
+    assert ledger.info["sites_selected"] == 1 and ledger.info["posts_site_not_selected"] == 6
+
+
+def test_no_lid_model_keeps_the_site_flag(tmp_path):
+    site = tmp_path / "in" / "es.stackoverflow.com"
+    site.mkdir(parents=True)
+    (site / "Posts.xml").write_bytes(posts_xml([question(1, title="¿Cómo?", body="<p>Una pregunta</p>")]))
+    ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--lid_model", str(tmp_path / "missing.ftz"))
+    assert ledger.documents_written == 1
+    assert docs[0]["metadata"]["language"] == "es" and docs[0]["metadata"]["language_source"] == "site"
+    assert "language_score" not in docs[0]["metadata"]
+    assert "no LID model" in ledger.options["language_source"]
 
 
 def test_real_samples_accounting(tmp_path):
     root = require_samples("stackexchange")
     ledger, docs = _run(tmp_path, [str(root)])
     assert ledger.balanced
-    assert ledger.documents_in == ledger.documents_written + sum(ledger.dropped.values())
-    assert ledger.documents_written == len(docs) > 0
-    assert not ledger.errors
+    assert ledger.documents_in == ledger.documents_written == len(docs) == 279  # one per thread
+    assert ledger.info["posts_read"] == 769 and ledger.info["sites_selected"] == 2
+    assert not ledger.errors and not ledger.dropped
     sites = {d["metadata"]["site"] for d in docs}
     assert sites <= {"coffee.stackexchange.com", "conlang.stackexchange.com"}
+    lid_source = "site" if "language_source" in ledger.options else "fasttext:lid.176"  # no model: site flag
     for d in docs:
         assert d["text"].startswith("Q: ") and "<p>" not in d["text"]
         scores = d["metadata"]["answer_scores"]
         assert scores == sorted(scores, reverse=True)
+        assert d["metadata"]["language_source"] == lid_source

@@ -1,6 +1,7 @@
 """Tokenizer training, encoding, HF conversion and token shards (tiny models on real sample text)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -8,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus import docfiles, paths
+from corpus.docfiles import encode_jsonl_gz, encode_parquet
 from corpus.document import Document, make_id
 from corpus.samples import local_samples
 from corpus.shards import IndexedDataset, read_manifest, verify_series
-from pipelines.transforms import encode_jsonl_gz, encode_parquet
+from tokenizer import sampling
 from tokenizer import train as tt
 from tokenizer.model import Encoder, to_transformers
+from tokenizer.modelfile import canonical_model
 
 VOCAB = 800
 
@@ -22,15 +26,15 @@ VOCAB = 800
 # Pure parts
 # --------------------------------------------------------------------------------------------
 def test_training_lines_cut_long_lines_at_whitespace_and_char_boundaries():
-    assert list(tt.training_lines("a\n\nb\r\n  c", 100)) == ["a", "b", "  c"]
-    assert list(tt.training_lines("😀😀a", 2)) == ["😀", "😀", "a"]  # limit below one character
+    assert list(sampling.training_lines("a\n\nb\r\n  c", 100)) == ["a", "b", "  c"]
+    assert list(sampling.training_lines("😀😀a", 2)) == ["😀", "😀", "a"]  # limit below one character
     long = " ".join(["word"] * 100)
-    pieces = list(tt.training_lines(long, 50))
+    pieces = list(sampling.training_lines(long, 50))
     assert all(len(p.encode()) <= 50 for p in pieces)
     assert "".join(pieces) == long
     assert all(not p.startswith("wor ") for p in pieces)
     cjk = "中" * 40  # 3 bytes each, no whitespace
-    pieces = list(tt.training_lines(cjk, 10))
+    pieces = list(sampling.training_lines(cjk, 10))
     assert "".join(pieces) == cjk and all(len(p.encode()) <= 10 for p in pieces)
 
 
@@ -42,45 +46,45 @@ def test_fast_line_split_agrees_with_training_lines():
     for _ in range(1500):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
         for limit in (4, 8, 64, 5000):
-            lines = list(tt.training_lines(text, limit))
-            assert tt.split_lines(text, limit) == lines
-            assert tt.text_bytes(text, limit) == sum(len(line.encode()) + 1 for line in lines)
+            lines = list(sampling.training_lines(text, limit))
+            assert sampling.split_lines(text, limit) == lines
+            assert sampling.text_bytes(text, limit) == sum(len(line.encode()) + 1 for line in lines)
 
 
 def test_shares_renormalised_and_rates():
-    shares = tt.normalise_shares(tt.TABLE1_SHARES, ["c4", "wikipedia"])
+    shares = sampling.normalise_shares(sampling.TABLE1_SHARES, ["c4", "wikipedia"])
     assert shares == pytest.approx({"c4": 15 / 19.5, "wikipedia": 4.5 / 19.5})
-    rates, budget = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=1.0)
+    rates, budget = sampling.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=1.0)
     assert rates["c4"] == pytest.approx(1.0)  # the scarcest source (relative to its share) sets the size
     assert rates["wikipedia"] == pytest.approx(4.5 / 15)
     assert budget == int(1000 / shares["c4"])
-    rates, _ = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=2.0)
+    rates, _ = sampling.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=10**9, max_repeat=2.0)
     assert rates["c4"] == pytest.approx(2.0)
-    rates, budget = tt.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=100, max_repeat=1.0)
+    rates, budget = sampling.sampling_rates({"c4": 1000, "wikipedia": 1000}, shares, max_bytes=100, max_repeat=1.0)
     assert budget == 100
-    assert tt.parse_shares("c4=1, books=3") == {"c4": 1.0, "books": 3.0}
+    assert sampling.parse_shares("c4=1, books=3") == {"c4": 1.0, "books": 3.0}
 
 
 def test_min_bytes_floor_for_small_inputs():
     shares = {"commoncrawl": 0.67, "c4": 0.33}
     available = {"commoncrawl": 100, "c4": 10_000}
-    rates, budget = tt.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0)
+    rates, budget = sampling.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0)
     assert budget == int(100 / 0.67)  # exact shares: the scarce source shrinks everything
-    rates, budget = tt.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0, min_bytes=3000)
+    rates, budget = sampling.sampling_rates(available, shares, max_bytes=10**9, max_repeat=1.0, min_bytes=3000)
     assert budget == 3000
     assert rates["commoncrawl"] == 1.0  # gives all it has
     assert rates["c4"] == pytest.approx(0.33 * 3000 / 10_000)  # keeps its share of the budget
     # Large inputs: the floor changes nothing.
     big = {"commoncrawl": 10**8, "c4": 10**8}
-    assert tt.sampling_rates(big, shares, 10**7, 1.0, min_bytes=3000) == tt.sampling_rates(big, shares, 10**7, 1.0)
+    assert sampling.sampling_rates(big, shares, 10**7, 1.0, min_bytes=3000) == sampling.sampling_rates(big, shares, 10**7, 1.0)
 
 
 def test_copies_seeded_and_unbiased():
-    assert tt.copies(2.0, 0, "x") == 2
-    draws = [tt.copies(0.3, 7, f"doc{i}") for i in range(5000)]
-    assert draws == [tt.copies(0.3, 7, f"doc{i}") for i in range(5000)]
+    assert sampling.copies(2.0, 0, "x") == 2
+    draws = [sampling.copies(0.3, 7, f"doc{i}") for i in range(5000)]
+    assert draws == [sampling.copies(0.3, 7, f"doc{i}") for i in range(5000)]
     assert 0.27 < sum(draws) / 5000 < 0.33
-    assert draws != [tt.copies(0.3, 8, f"doc{i}") for i in range(5000)]
+    assert draws != [sampling.copies(0.3, 8, f"doc{i}") for i in range(5000)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,23 +107,87 @@ def _sample_documents() -> dict[str, list[Document]]:
     return {"c4": c4, "books": books}
 
 
+def _rejected(source: str) -> list[Document]:
+    """Dropped documents a pipeline keeps as samples: reading them as documents would change
+    every count and the model."""
+    return [Document(make_id(source, f"r{i}"), f"rejected text {i} " * 50, source) for i in range(40)]
+
+
 @pytest.fixture(scope="module")
 def corpus_dir(tmp_path_factory) -> Path:
+    """c4 in the pipelines' layout (documents/, rejected/, stats.json); books in the layout before
+    documents/ existed (shards in the folder itself), to read both."""
     root = tmp_path_factory.mktemp("documents")
     docs = _sample_documents()
-    (root / "c4").mkdir()
-    (root / "c4" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs["c4"]))
+    (root / "c4" / "documents").mkdir(parents=True)
+    (root / "c4" / "documents" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz(docs["c4"]))
+    (root / "c4" / "rejected").mkdir()
+    (root / "c4" / "rejected" / "too_short.jsonl.gz").write_bytes(encode_jsonl_gz(_rejected("c4")))
+    (root / "c4" / "stats.json").write_text("{}")
     (root / "books").mkdir()
     (root / "books" / "documents-00000-of-00001.parquet").write_bytes(encode_parquet(docs["books"]))
     (root / "books" / "stats.json").write_text("{}")  # not a document file: ignored
     return root
 
 
+PARAMS = tt.TrainParams(vocab_size=VOCAB, seed=1, min_bytes=0)
+
+
 @pytest.fixture(scope="module")
 def model(corpus_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tok")
-    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(out), vocab_size=VOCAB, seed=1, min_bytes=0)
+    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(out), PARAMS)
     return out / "tokenizer.model"
+
+
+def _to_memory(local: Path, url: str) -> str:
+    """A copy of a local folder under a memory:// URL (fsspec's in-process file system, standing in
+    for gs:// or s3://)."""
+    for f in local.rglob("*"):
+        if f.is_file():
+            paths.copy(str(f), f"{url}/{f.relative_to(local).as_posix()}")
+    return url
+
+
+def test_document_files_follow_both_layouts_and_skip_rejected(corpus_dir):
+    found = docfiles.scan_inputs([str(corpus_dir / "c4"), str(corpus_dir / "books")])
+    assert found.documents == [
+        ("books", str(corpus_dir / "books" / "documents-00000-of-00001.parquet")),
+        ("c4", str(corpus_dir / "c4" / "documents" / "documents-00000-of-00001.jsonl.gz")),
+    ]
+    assert found.ignored == [str(corpus_dir / "books" / "stats.json"), str(corpus_dir / "c4" / "stats.json")]
+    # A glob or a file in documents/ is named after the output folder; rejected samples never count.
+    assert docfiles.find_document_files([str(corpus_dir / "c4" / "**")]) == found.documents[1:]
+    assert docfiles.find_document_files([found.documents[1][1]]) == found.documents[1:]
+    with pytest.raises(SystemExit, match="rejected samples"):
+        docfiles.find_document_files([str(corpus_dir / "c4" / "rejected" / "too_short.jsonl.gz")])
+    with pytest.raises(SystemExit, match="input not found"):
+        docfiles.find_document_files([str(corpus_dir / "nope")])
+    assert [d.id for d in docfiles.iter_directory(str(corpus_dir / "c4"))] == [
+        d.id for d in _sample_documents()["c4"]]
+
+
+def test_document_files_found_and_read_on_a_remote_path(corpus_dir):
+    url = _to_memory(corpus_dir, "memory://docfiles-test/out")
+    remote = docfiles.scan_inputs([f"{url}/c4", f"{url}/books"])
+    assert [(h, paths.basename(p)) for h, p in remote.documents] == [
+        ("books", "documents-00000-of-00001.parquet"), ("c4", "documents-00000-of-00001.jsonl.gz")]
+    assert len(remote.ignored) == 2
+    assert docfiles.find_document_files([f"{url}/*/documents/*.jsonl.gz"]) == remote.documents[1:]
+    local_docs = list(docfiles.iter_directory(str(corpus_dir / "books")))
+    assert list(docfiles.iter_directory(f"{url}/books")) == local_docs
+    data, errors = sampling.scan(remote.documents, 4192)
+    assert (data["c4"].documents, data["books"].documents, errors) == (250, 1, {})
+
+
+def test_train_from_and_into_a_remote_path_gives_the_same_model(corpus_dir, model, capfd):
+    url = _to_memory(corpus_dir, "memory://tokenizer-test/out")
+    capfd.readouterr()
+    result = tt.train([f"{url}/c4", f"{url}/books"], "memory://tokenizer-test/tokenizer", PARAMS)
+    assert paths.read_bytes(result.model) == model.read_bytes()
+    assert json.loads(paths.read_text(result.card))["sha256"] == result.sha256
+    # Progress: SentencePiece's own log (every 100 merges) reaches stderr.
+    assert "bpe_model_trainer" in capfd.readouterr().err
 
 
 def test_card_describes_the_model(model):
@@ -129,6 +197,7 @@ def test_card_describes_the_model(model):
     assert card["options"]["split_digits"] and card["options"]["byte_fallback"]
     sources = card["training_data"]["sources"]
     assert set(sources) == {"c4", "books"}
+    assert sources["c4"]["documents"] == 250 and sources["books"]["documents"] == 1  # no rejected ones
     assert card["training_data"]["exact_shares"]
     # Mixture shares (Table 1 renormalised: c4 15 vs books 4.5), not raw sizes.
     assert sources["c4"]["actual_share"] == pytest.approx(15 / 19.5, abs=0.03)
@@ -177,9 +246,9 @@ def test_round_trip_exact_without_unk(model, text):
 
 def test_training_is_deterministic(corpus_dir, model, tmp_path):
     inputs = [str(corpus_dir / "books"), str(corpus_dir / "c4")]  # order given differently
-    tt.train(inputs, str(tmp_path / "again"), vocab_size=VOCAB, seed=1, min_bytes=0)
+    tt.train(inputs, str(tmp_path / "again"), PARAMS)
     assert (tmp_path / "again" / "tokenizer.model").read_bytes() == model.read_bytes()
-    tt.train(inputs, str(tmp_path / "threads"), vocab_size=VOCAB, seed=1, num_threads=2, min_bytes=0)
+    tt.train(inputs, str(tmp_path / "threads"), dataclasses.replace(PARAMS, num_threads=2))
     import sentencepiece as spm
 
     a = spm.SentencePieceProcessor(model_file=str(model))
@@ -188,11 +257,10 @@ def test_training_is_deterministic(corpus_dir, model, tmp_path):
 
 
 def test_text_file_mode_gives_the_same_model(corpus_dir, model, tmp_path):
-    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(tmp_path / "kept"), vocab_size=VOCAB,
-             seed=1, keep_text=True, min_bytes=0)
+    tt.train([str(corpus_dir / "c4"), str(corpus_dir / "books")], str(tmp_path / "kept"), PARAMS, keep_text=True)
     text = tmp_path / "kept" / "train.txt"
     assert (tmp_path / "kept" / "tokenizer.model").read_bytes() == model.read_bytes()
-    result = tt.train_text([str(text)], str(tmp_path / "from_text"), vocab_size=VOCAB, seed=1)
+    result = tt.train_text([str(text)], str(tmp_path / "from_text"), PARAMS)
     assert Path(result.model).read_bytes() == model.read_bytes()
     card = json.loads(Path(result.card).read_text())
     assert card["training_data"]["text_bytes"] == text.stat().st_size
@@ -204,7 +272,7 @@ def test_text_file_mode_gives_the_same_model(corpus_dir, model, tmp_path):
     spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(tmp_path / "raw"), minloglevel=1, **options)
     raw = (tmp_path / "raw.model").read_bytes()
     assert raw != model.read_bytes()  # carries the paths
-    assert tt.canonical_model(raw) == tt.canonical_model(raw, [str(text)], str(tmp_path / "raw")) == model.read_bytes()
+    assert canonical_model(raw) == canonical_model(raw, [str(text)], str(tmp_path / "raw")) == model.read_bytes()
 
 
 def test_too_little_text_fails_clearly(tmp_path):
@@ -212,7 +280,7 @@ def test_too_little_text_fails_clearly(tmp_path):
     doc = Document("c4/x", "just a few words 42", "c4")
     (tmp_path / "c4" / "documents-00000-of-00001.jsonl.gz").write_bytes(encode_jsonl_gz([doc]))
     with pytest.raises(SystemExit, match="smaller --vocab_size"):
-        tt.train([str(tmp_path / "c4")], str(tmp_path / "out"), vocab_size=5000)
+        tt.train([str(tmp_path / "c4")], str(tmp_path / "out"), tt.TrainParams(vocab_size=5000))
 
 
 def test_lone_surrogates_do_not_break_training_or_encoding(model, tmp_path):
@@ -281,12 +349,12 @@ def test_saved_hugging_face_tokenizer_loads_with_auto_tokenizer(model, tmp_path)
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def token_runs(corpus_dir, model, tmp_path_factory):
-    from tokenizer.encode import run
+    from tokenizer.encode import main
 
     outs = []
     for name in ("run1", "run2"):
         out = tmp_path_factory.mktemp(name)
-        run(["--input", str(corpus_dir / "c4"), str(corpus_dir / "books"), "--tokenizer", str(model),
+        main(["--input", str(corpus_dir / "c4"), str(corpus_dir / "books"), "--tokenizer", str(model),
              "--output", str(out), "--max_tokens_per_shard", "20000", "--bos"])
         outs.append(out)
     return outs
@@ -295,7 +363,9 @@ def token_runs(corpus_dir, model, tmp_path_factory):
 def test_encode_writes_per_source_series(token_runs, corpus_dir, model):
     out = token_runs[0]
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["balanced"] and stats["documents_in"] == stats["documents_written"] == 251
+    assert stats["balanced"] and stats["documents_in"] == stats["documents_written"] == 251  # no rejected ones
+    assert stats["info"]["files_read"] == 2 and stats["info"]["files_ignored"] == 2  # the two stats.json
+    assert stats["info"]["tokens"] == stats["info"]["tokens_c4"] + stats["info"]["tokens_books"]
     enc = Encoder.load(str(model), bos=True)
     docs = _sample_documents()
     for source in ("c4", "books"):
@@ -328,6 +398,25 @@ def test_two_encode_runs_byte_identical(token_runs):
     fa, fb = files(a), files(b)
     assert fa.keys() == fb.keys() and any(k.endswith(".bin") for k in fa)
     assert fa == fb
+
+
+def test_encode_from_and_into_a_remote_path(token_runs, corpus_dir, model):
+    """Documents and model on memory:// (in-process: the local runner shares it), shards written
+    through a local folder and copied up: the same bytes as a local run."""
+    from tokenizer.encode import main
+
+    url = _to_memory(corpus_dir, "memory://encode-test/in")
+    paths.copy(str(model), "memory://encode-test/tokenizer.model")
+    ledger = main(["--input", f"{url}/c4", f"{url}/books", "--tokenizer", "memory://encode-test/tokenizer.model",
+                   "--output", "memory://encode-test/tokens", "--max_tokens_per_shard", "20000", "--bos"])
+    assert ledger.documents_written == 251
+    local = token_runs[0]
+    for source in ("c4", "books"):
+        for f in sorted((local / source).iterdir()):
+            remote = paths.read_bytes(f"memory://encode-test/tokens/{source}/{f.name}")
+            if f.name == "manifest.json":  # names the tokenizer it used
+                remote = remote.replace(b"memory://encode-test/tokenizer.model", str(model).encode())
+            assert remote == f.read_bytes(), f.name
 
 
 @pytest.mark.filterwarnings("ignore:Transformer Engine and Apex")

@@ -9,7 +9,8 @@ import pytest
 from corpus.document import Document
 from corpus.fileio import ReadError, guarded, open_decompressed, open_path
 from corpus.rules import Drop
-from corpus.wet import cc_segment, iter_wet_records, min_length_rule, read_wet
+from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
+from corpus.wet import cc_segment, is_wet_file, iter_wet_records, read_wet
 from tests.wet_fixtures import english_page, warcinfo, wet_record, write_wet
 
 
@@ -110,11 +111,17 @@ def test_body_line_reading_warc_does_not_split_a_record():
     assert doc.text.split("\n") == doc_lines
 
 
-def test_min_length_rule():
-    rule = min_length_rule(300)
+def test_min_length_step():
+    step = MinLength(CommonCrawlParams(min_len=300))
     short = Document("i", "x" * 299, "commoncrawl")
-    assert rule(short) == Drop("too_short")
-    assert rule(Document("i", "x" * 300, "commoncrawl")).text == "x" * 300
+    assert step(short) == Drop("too_short")
+    assert step(Document("i", "x" * 300, "commoncrawl")).text == "x" * 300
+
+
+def test_only_wet_files_are_read():
+    assert is_wet_file("s3://commoncrawl/crawl-data/CC-MAIN-2019-09/segments/1/wet/x.warc.wet.gz")
+    assert is_wet_file("/data/filter_test_1.WET.gz")
+    assert not is_wet_file("/data/wet/README.md") and not is_wet_file("/data/x.warc.gz")
 
 
 def test_cc_segment():

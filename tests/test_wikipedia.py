@@ -1,5 +1,6 @@
 """Wikipedia: dump reading (streaming, truncation, UTF-16, broken XML), markup removal, ref URLs,
-rules, and the pipeline's accounting on hand-written dumps and on the real samples."""
+steps (language verification included), and the pipeline's accounting on hand-written dumps and
+on the real samples."""
 from __future__ import annotations
 
 import bz2
@@ -11,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from corpus import lid, wikitext
 from corpus import wikipedia as wp
+from corpus import wikipedia_dump as dump
+from corpus.docfiles import iter_directory
 from corpus.document import make_id
 from corpus.fileio import ReadError, guarded, open_decompressed
 from corpus.rules import Drop
 from corpus.samples import require_samples
-from corpus.docfiles import iter_directory
+from corpus.step import run_steps
+from corpus.steps.lid import LanguageId, LidParams
+from corpus.steps.wikipedia import Articles, KeepLanguages, MinChars, RemoveMarkup, WikipediaParams
 
 NS = "http://www.mediawiki.org/xml/export-0.10/"
 
@@ -52,27 +58,30 @@ PAGES = [
 
 
 def read(data: bytes, path: str = "enwiki-20220701-pages-articles.xml") -> list:
-    return list(guarded(wp.read_pages(open_decompressed(io.BytesIO(data)), path), path))
+    return list(guarded(dump.read_pages(open_decompressed(io.BytesIO(data)), path), path))
 
 
 def run_rules(doc, languages=wp.LANGUAGES, min_chars=0):
-    for rule in (wp.keep_articles, wp.keep_languages(languages), wp.clean_article, wp.min_chars(min_chars)):
-        doc = rule(doc)
-        if isinstance(doc, Drop):
-            return doc
-    return doc
+    """The pipeline's steps, in its order, without LID."""
+    params = WikipediaParams(languages=tuple(languages), min_chars=min_chars)
+    outcome, _, _ = run_steps([Articles(), KeepLanguages(params), RemoveMarkup(), MinChars(params)], doc)
+    return outcome
+
+
+def to_text(wikitext_: str) -> str:
+    return wikitext.clean(wikitext_)[0]
 
 
 # ---------------------------------------------------------------------------------------------
 # Markup removal
 # ---------------------------------------------------------------------------------------------
 def test_links_become_their_text():
-    assert wp.wikitext_to_text("A [[Paris|capital]] and [[London]] and [[Rome#History]].") == \
+    assert to_text("A [[Paris|capital]] and [[London]] and [[Rome#History]].") == \
         "A capital and London and Rome."
 
 
 def test_templates_tables_refs_comments_removed():
-    text = wp.wikitext_to_text(
+    text = to_text(
         "{{Infobox country|name=X|capital=[[Y]]}}\n"
         "X is a country.<ref name=a>Some book, p. 3.</ref><ref name=a/> It is small.<!-- TODO: check -->\n"
         "{| class=\"wikitable\"\n|-\n! Year !! Value\n|-\n| 2000 || 5\n|}\n"
@@ -82,23 +91,22 @@ def test_templates_tables_refs_comments_removed():
 
 
 def test_file_category_interlanguage_links_removed():
-    text = wp.wikitext_to_text(
+    text = to_text(
         "[[File:Map.png|thumb|A map of [[Europe]]]]Text here.\n[[Image:Old.jpg]]\n"
-        "[[Category:Countries]]\n[[de:Land]] [[fr:Pays]]\nSee [[:Category:Lists|the lists]].",
-        "en",
+        "[[Category:Countries]]\n[[de:Land]] [[fr:Pays]]\nSee [[:Category:Lists|the lists]]."
     )
     assert text == "Text here.\nSee the lists."
 
 
 def test_localised_namespaces_removed():
-    text = wp.wikitext_to_text("[[Datei:Berlin.jpg|mini|Berlin]]Berlin ist eine Stadt.[[Kategorie:Stadt]]", "de")
+    text = to_text("[[Datei:Berlin.jpg|mini|Berlin]]Berlin ist eine Stadt.[[Kategorie:Stadt]]")
     assert text == "Berlin ist eine Stadt."
-    uk = wp.wikitext_to_text("[[Файл:Київ.jpg|міні|Київ]]Київ — столиця.[[Категорія:Міста]]", "uk")
+    uk = to_text("[[Файл:Київ.jpg|міні|Київ]]Київ — столиця.[[Категорія:Міста]]")
     assert uk == "Київ — столиця."
 
 
 def test_hyperlinks_and_formatting_removed():
-    text = wp.wikitext_to_text(
+    text = to_text(
         "'''Bold''' and ''italic'' [http://example.com label] and bare https://example.com/x here.\n"
         "* first item\n# second item\n__NOTOC__\nA&nbsp;B &amp; C"
     )
@@ -106,7 +114,7 @@ def test_hyperlinks_and_formatting_removed():
 
 
 def test_headings_kept_only_above_content():
-    text = wp.wikitext_to_text(
+    text = to_text(
         "Intro.\n== History ==\n=== Early ===\nOld times.\n== See also ==\n== References ==\n{{reflist}}\n"
         "== External links ==\n* [http://x.org Site]\n"
     )
@@ -120,17 +128,17 @@ def test_pathological_nesting_is_a_drop_not_a_crash(monkeypatch):
     def explode(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(wp, "_render", explode)
+    monkeypatch.setattr(wikitext, "_render", explode)
     assert wp.clean_article(doc) == Drop("markup_too_deep")
     deep = "[[a|" * 300 + "x" + "]]" * 300  # really nested: parses and renders without crashing
     monkeypatch.undo()
-    assert isinstance(wp.wikitext_to_text(deep), str)
+    assert isinstance(to_text(deep), str)
 
 
 def test_template_leftovers_tidied():
-    assert wp.wikitext_to_text("Asphalt ({{IPAc-en|x}}, also {{IPAc-en|y}}) is black {{cn}}.") == \
+    assert to_text("Asphalt ({{IPAc-en|x}}, also {{IPAc-en|y}}) is black {{cn}}.") == \
         "Asphalt (also) is black."
-    assert wp.wikitext_to_text("Ayn Rand (born Alisa Rosenbaum, {{OldStyleDate|x}}; – March 6, 1982)") == \
+    assert to_text("Ayn Rand (born Alisa Rosenbaum, {{OldStyleDate|x}}; – March 6, 1982)") == \
         "Ayn Rand (born Alisa Rosenbaum; – March 6, 1982)"
 
 
@@ -138,27 +146,27 @@ def test_template_leftovers_tidied():
 # Cited URLs
 # ---------------------------------------------------------------------------------------------
 def test_ref_urls_from_refs_and_cite_templates():
-    urls = wp.ref_urls(
+    urls = wikitext.clean(
         "A.<ref>{{cite web |url=https://news.example/1 |archive-url=https://web.archive.org/x |title=T}}</ref>"
         "B.<ref>[http://plain.example/2 Plain] and http://bare.example/3</ref>"
         "C.<ref name=dup>{{Cite news|url=https://news.example/1}}</ref>"
         "D [http://not-a-ref.example/ outside].\n"
         "== Further reading ==\n* {{cite book|title=B|url=//books.example/4}}\n"
         "E.<ref>{{Internetquelle |url=https://de.example/5 <!-- c --> |titel=X}}</ref>"
-    )
+    )[1]
     # <ref>s first (in page order), then citation templates outside them.
     assert urls == ["https://news.example/1", "http://plain.example/2", "http://bare.example/3",
                     "https://de.example/5", "https://books.example/4"]
 
 
 def test_split_refs():
-    body, refs = wp.split_refs('A<ref name="a/b">one</ref> B<ref name=x /> C<REF>two\nlines</REF><!-- <ref>no</ref> -->.')
+    body, refs = wikitext.split_refs('A<ref name="a/b">one</ref> B<ref name=x /> C<REF>two\nlines</REF><!-- <ref>no</ref> -->.')
     assert body == "A B C." and refs == ["one", "two\nlines"]
 
 
 def test_markup_left_as_text_is_removed():
     # Constructs the parser cannot close come back as text: tags, flat templates, image lines.
-    text = wp.wikitext_to_text(
+    text = to_text(
         "Intro.\n[[File:X.svg|thumb|A caption that\nruns over lines]]\n<blockquote>Quoted {{lang|fr|text}}</blockquote>\n"
         "| align=center | cell\n! header\nEnd."
     )
@@ -168,18 +176,18 @@ def test_markup_left_as_text_is_removed():
 
 def test_other_editions_namespaces_removed_even_when_mislabelled():
     # The dbpedia "de" minidump claims enwiki: its German [[Datei:...]] must still go.
-    assert wp.wikitext_to_text("[[Datei:B.jpg|mini|Bild]]Text.", "en") == "Text."
+    assert to_text("[[Datei:B.jpg|mini|Bild]]Text.") == "Text."
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading dumps
 # ---------------------------------------------------------------------------------------------
 def test_language_of_dbname():
-    assert wp.language_of("ukwiki") == "uk"
-    assert wp.language_of("enwiki") == "en"
-    assert wp.language_of("be_x_oldwiki") == "be-x-old"
-    assert wp.language_of("enwiktionary") is None
-    assert wp.language_of("wiki") is None
+    assert dump.language_of_dbname("ukwiki") == "uk"
+    assert dump.language_of_dbname("enwiki") == "en"
+    assert dump.language_of_dbname("be_x_oldwiki") == "be-x-old"
+    assert dump.language_of_dbname("enwiktionary") is None
+    assert dump.language_of_dbname("wiki") is None
 
 
 def test_read_pages_metadata_and_rules():
@@ -226,13 +234,38 @@ def test_redirect_by_text_only():
     assert not isinstance(run_rules(listed), Drop)
 
 
-def test_language_check():
+class FakeIdentifier:
+    """Stands in for lid.176: every text is `language` with `score`."""
+
+    def __init__(self, language: str, score: float):
+        self.prediction = lid.Prediction(language, score)
+
+    def predict(self, text: str) -> lid.Prediction:
+        return self.prediction
+
+
+def verify_step(monkeypatch, language: str, score: float, threshold: float = 0.5) -> LanguageId:
+    monkeypatch.setattr(lid.LanguageIdentifier, "load", classmethod(lambda cls, path=None: FakeIdentifier(language, score)))
+    step = LanguageId(LidParams(lang_threshold=threshold), mode="verify", same=wp.same_language)
+    step.setup()
+    return step
+
+
+def test_verify_language(monkeypatch):
     doc = wp.page_document(read(dump_xml(PAGES[1:2]).encode())[0])
-    assert wp.language_check(lambda t: ("de", 0.9))(doc) == Drop("language_mismatch")
-    assert wp.language_check(lambda t: ("de", 0.3))(doc) is doc  # not sure enough
-    assert wp.language_check(lambda t: ("en", 0.9))(doc) is doc
+    assert verify_step(monkeypatch, "de", 0.9)(doc) == Drop("language_mismatch")
+    assert verify_step(monkeypatch, "de", 0.5)(doc) == Drop("language_mismatch")  # >= threshold
+    assert verify_step(monkeypatch, "de", 0.49)(doc) is doc  # not sure enough
+    assert verify_step(monkeypatch, "de", 0.9, threshold=0.95)(doc) is doc  # --lang_threshold
+    assert verify_step(monkeypatch, "en", 0.9)(doc) is doc
     sr = doc.with_metadata(language="sr")
-    assert wp.language_check(lambda t: ("hr", 0.95))(sr) is sr  # one Serbo-Croatian group
+    assert verify_step(monkeypatch, "hr", 0.95)(sr) is sr  # one Serbo-Croatian group
+    assert verify_step(monkeypatch, "ru", 0.95)(sr) == Drop("language_mismatch")
+
+
+def test_same_language_groups_serbo_croatian():
+    assert wp.same_language("hr", "sr") and wp.same_language("bs", "sh") and wp.same_language("en", "en")
+    assert not wp.same_language("de", "en") and not wp.same_language("sr", "ru")
 
 
 def test_truncated_dump_keeps_complete_pages():
@@ -292,7 +325,7 @@ def test_reads_as_a_stream():
     """The first page comes out after reading a small prefix of the dump, not the whole file."""
     xml = dump_xml([page_xml(f"P{i}", i, f"Text number {i}. " * 20) for i in range(1, 2001)]).encode()
     raw = io.BytesIO(xml)
-    gen = wp.read_pages(raw, "x.xml")
+    gen = dump.read_pages(raw, "x.xml")
     first = next(gen)
     assert first.title == "P1" and raw.tell() < len(xml) // 10
     assert len(list(gen)) == 1999
@@ -329,19 +362,39 @@ def test_pipeline_accounting_on_fixtures(tmp_path):
     assert len(docs) == ledger.documents_written == 4
     assert {d["metadata"]["language"] for d in docs} == {"en", "uk"}
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["balanced"] is True
+    assert stats["balanced"] is True and stats["info"] == {"files_read": 3, "files_ignored": 1}
+    # A sample of each drop, as the dropping step saw it: the redirect still has its wikitext.
+    rejected = tmp_path / "out" / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == sorted(f"{r}.jsonl.gz" for r in ledger.dropped)
+    redirects = [json.loads(line) for line in gzip.open(rejected / "redirect.jsonl.gz")]
+    assert len(redirects) == 2 and all(r["text"] == "#REDIRECT [[Alpha]]" for r in redirects)
     # Determinism: a rerun writes the same bytes.
-    first = (tmp_path / "out" / "documents-00000-of-00001.jsonl.gz").read_bytes()
+    shard = Path("documents") / "documents-00000-of-00001.jsonl.gz"
     _run_pipeline([str(inputs)], tmp_path / "out2", "--min_chars", "10")
-    assert (tmp_path / "out2" / "documents-00000-of-00001.jsonl.gz").read_bytes() == first
+    assert (tmp_path / "out2" / shard).read_bytes() == (tmp_path / "out" / shard).read_bytes()
 
 
-def test_pipeline_help():
+def test_read_documents_and_dump_names():
+    data = dump_xml(PAGES[:2]).encode()
+    cut = data[: data.index(b"<page><title>Beta") + 30]
+    items = list(wp.read_documents(io.BytesIO(cut), "enwiki-20220701-pages-articles.xml", added="2026-01-01"))
+    assert [type(i).__name__ for i in items] == ["Document", "ReadError"]
+    assert items[0].added == "2026-01-01" and items[0].metadata["namespace"] == 0
+    assert items[1].reason == "truncated_input"
+    assert dump.is_dump("x/enwiki-latest-pages-articles1.xml-p10p30302.bz2") and dump.is_dump("wiki.xml.bz2")
+    assert not dump.is_dump("enwiki-pages-articles.xml.bz2.md5") and not dump.is_dump("README.txt")
+
+
+def test_pipeline_help(capsys):
     from pipelines import wikipedia as pipeline
 
     with pytest.raises(SystemExit) as exc:
         pipeline.main(["--help"])
     assert exc.value.code == 0
+    shown = capsys.readouterr().out
+    for flag in ("--languages", "--verify_language", "--min_chars", "--lid_model", "--lang_threshold"):
+        assert flag in shown
+    assert "--lid_threshold" not in shown
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +406,7 @@ def test_sample_ukwiki_truncated_reader():
     if path is None:
         pytest.skip("no ukwiki sample")
     with open(path, "rb") as raw:
-        items = list(guarded(wp.read_pages(open_decompressed(raw), str(path)), str(path)))
+        items = list(guarded(dump.read_pages(open_decompressed(raw), str(path)), str(path)))
     pages, errors = items[:-1], items[-1]
     assert isinstance(errors, ReadError) and errors.reason == "truncated_input"
     assert len(pages) > 500 and all(p.language == "uk" for p in pages)

@@ -1,10 +1,12 @@
 """Encode the corpus into token shards: one Megatron indexed-dataset series per source.
 
-Reads the pipelines' document shards (JSONL.gz/Parquet under each --input directory), encodes
-every document with the trained SentencePiece model (EOS appended; BOS prepended with --bos),
-and writes OUTPUT/<source>/<source>-BBBBB_KKKKK.{bin,idx} plus OUTPUT/<source>/manifest.json
-(documents, tokens, bytes, shards with sha256, tokenizer sha256, dtype, vocab size) and
-OUTPUT/stats.json.
+Reads the pipelines' documents (each --input directory's `documents/` shards, JSONL.gz/Parquet;
+`rejected/` samples are never read), encodes every document with the trained SentencePiece model
+(EOS appended; BOS prepended with --bos), and writes OUTPUT/<source>/<source>-BBBBB_KKKKK.{bin,idx}
+plus OUTPUT/<source>/manifest.json (documents, tokens, bytes, shards with sha256, tokenizer
+sha256, dtype, vocab size) and OUTPUT/stats.json (the ledger: documents in and written, tokens
+per source, files read and ignored). Inputs, model and output may be local or remote (gs://,
+s3://, ...): every file goes through `corpus.paths`.
 
 Determinism: a document goes to bucket md5(id) % --num_buckets; inside a bucket documents are
 written sorted by id, rolling over to a new shard at --max_tokens_per_shard. The same documents
@@ -15,35 +17,48 @@ a worker's memory while it is sorted and written, so raise --num_buckets with th
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
-import os
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
+from corpus import paths, progress
 from corpus.document import Document
-from corpus.ledger import DOCUMENTS_WRITTEN, Ledger
-from corpus.shards import Manifest, ShardInfo, ShardWriter, write_manifest
-from pipelines.runner import BEAM_OPTIONS_HELP, execute, expand_inputs
-from pipelines.transforms import CountIn, ReadFiles, count, count_info, shard_of
-from corpus.docfiles import default_inputs, is_document_file, read_documents
-from tokenizer.model import Encoder, read_bytes
+from corpus.docfiles import default_inputs, read_documents, scan_inputs, shard_of
+from corpus.ledger import DOCUMENTS_IN, DOCUMENTS_WRITTEN, INFO, Ledger, Tally
+from corpus.shards import DEFAULT_MAX_TOKENS_PER_SHARD, Manifest, ShardInfo, ShardWriter, write_manifest
+from pipelines import runner
+from pipelines.builder import LedgerSink
+from pipelines.transforms import ReadFiles, info, tally
+from tokenizer import train
+from tokenizer.model import Encoder
 
-DEFAULT_MAX_TOKENS = 1 << 30  # 2 GiB of uint16 per .bin
+NAME = "tokens"
+DEFAULT_TOKENIZER = f"{train.DEFAULT_OUTPUT}/{train.MODEL_FILE}"
+DEFAULT_OUTPUT = "out/tokens"
+DEFAULT_NUM_BUCKETS = 1
+SHARD_SUFFIXES = (".bin", ".idx", ".tmp")
 
 
-def read_documents_with_source(stream: BinaryIO, path: str) -> Iterator[Any]:
-    """`read_documents`, with the parent directory's name as source when a document has none."""
-    hint = os.path.basename(os.path.dirname(path.rstrip("/")))
-    for item in read_documents(stream, path):
-        if isinstance(item, Document) and not item.source:
-            item = Document(item.id, item.text, hint, item.added, item.metadata)
-        yield item
+class SourcedReader:
+    """`read_documents`, with the file's output directory as source when a document has none.
+
+    The hints come from `docfiles.scan_inputs` on the launcher, so the encoder and the tokenizer
+    trainer name sources alike."""
+
+    def __init__(self, files: Sequence[tuple[str, str]]):
+        self.hints = {path: hint for hint, path in files}
+
+    def __call__(self, stream: BinaryIO, path: str) -> Iterator[Any]:
+        hint = self.hints[path]
+        for item in read_documents(stream, path):
+            if isinstance(item, Document) and not item.source:
+                item = Document(item.id, item.text, hint, item.added, item.metadata)
+            yield item
 
 
 def series_prefix(source: str, bucket: int) -> str:
@@ -60,17 +75,20 @@ class EncodeFn(beam.DoFn):
         self._encoder: Optional[Encoder] = None
 
     def setup(self) -> None:
-        self._encoder = Encoder(read_bytes(self._tokenizer), bos=self._bos, eos=self._eos)
+        self._encoder = Encoder.load(self._tokenizer, bos=self._bos, eos=self._eos)
 
     def process(self, doc: Document) -> Iterator[tuple[tuple[str, int], tuple[str, bytes]]]:
         tokens = self._encoder.encode(doc.text)  # type: ignore[union-attr]
-        count_info("tokens", int(tokens.size))
         bucket = shard_of(doc.id, self._num_buckets) if self._num_buckets > 1 else 0
         yield (doc.source, bucket), (doc.id, tokens.tobytes())
 
 
 class WriteBucketFn(beam.DoFn):
-    """One (source, bucket) group -> its shard series, documents sorted by id."""
+    """One (source, bucket) group -> its shard series, documents sorted by id.
+
+    Output: (source, (bucket, documents, shards)) for the manifest, and the bucket's tallies
+    (documents written, tokens). A remote series is written to a local temporary folder first
+    and copied up through `corpus.paths`."""
 
     def __init__(self, output: str, vocab_size: int, dtype: str, max_tokens: int):
         self._output = output
@@ -80,44 +98,38 @@ class WriteBucketFn(beam.DoFn):
 
     def process(self, keyed: tuple[tuple[str, int], Iterable[tuple[str, bytes]]]) -> Iterator[Any]:
         (source, bucket), items = keyed
-        ordered = sorted(items)
-        directory = FileSystems.join(self._output, source)
-        remote = "://" in self._output
-        local_dir = tempfile.mkdtemp(prefix="tokens-") if remote else directory
+        directory = paths.join(self._output, source)
         prefix = series_prefix(source, bucket)
-        if not remote:
-            _remove_stale(local_dir, prefix)
+        _remove_stale_series(directory, prefix)
+        remote = paths.is_remote(directory)
+        local_dir = tempfile.mkdtemp(prefix="tokens-") if remote else paths.local_path(directory)
         try:
             with ShardWriter(local_dir, prefix, self._vocab_size, self._max_tokens, dtype=self._dtype) as writer:
-                for _doc_id, payload in ordered:
+                for _doc_id, payload in sorted(items):
                     writer.add(np.frombuffer(payload, dtype=self._dtype))
             if remote:
                 for shard in writer.shards:
                     for name in (shard.bin_name, shard.idx_name):
-                        _upload(os.path.join(local_dir, name), FileSystems.join(directory, name))
+                        paths.copy(paths.join(local_dir, name), paths.join(directory, name))
         finally:
             if remote:
                 shutil.rmtree(local_dir, ignore_errors=True)
-        count(DOCUMENTS_WRITTEN, writer.documents)
+        progress.tick("written", writer.documents)
+        yield tally(DOCUMENTS_WRITTEN, writer.documents)
+        yield info("tokens", writer.tokens)
         yield source, (bucket, writer.documents, [asdict(s) for s in writer.shards])
 
 
-def _remove_stale(directory: str, prefix: str) -> None:
+def _remove_stale_series(directory: str, prefix: str) -> None:
     """Shards of this series left by an earlier run (a rerun may write fewer)."""
-    if not os.path.isdir(directory):
-        return
-    for name in os.listdir(directory):
-        if name.startswith(prefix + "_") and name.endswith((".bin", ".idx", ".tmp")):
-            os.unlink(os.path.join(directory, name))
-
-
-def _upload(local: str, remote: str) -> None:
-    with open(local, "rb") as src, FileSystems.create(remote) as dst:
-        shutil.copyfileobj(src, dst, 1 << 22)
+    for path in paths.list_files(directory):
+        name = paths.basename(path)
+        if name.startswith(prefix + "_") and name.endswith(SHARD_SUFFIXES):
+            paths.delete(path)
 
 
 class WriteManifestFn(beam.DoFn):
-    """All buckets of one source -> OUTPUT/<source>/manifest.json."""
+    """All buckets of one source -> OUTPUT/<source>/manifest.json; output: its tokens tally."""
 
     def __init__(self, output: str, vocab_size: int, dtype: str, tokenizer: str, tokenizer_sha256: str,
                  bos: bool, eos: bool, max_tokens: int, num_buckets: int):
@@ -134,7 +146,7 @@ class WriteManifestFn(beam.DoFn):
         }
         self._tokenizer_sha256 = tokenizer_sha256
 
-    def process(self, keyed: tuple[str, Iterable[tuple[int, int, list[dict]]]]) -> Iterator[str]:
+    def process(self, keyed: tuple[str, Iterable[tuple[int, int, list[dict]]]]) -> Iterator[Tally]:
         source, parts = keyed
         parts = sorted(parts, key=lambda p: p[0])
         shards = [ShardInfo(**s) for _, _, infos in parts for s in infos]
@@ -142,70 +154,72 @@ class WriteManifestFn(beam.DoFn):
             source, shards, self._vocab_size, self._tokenizer_sha256,
             documents=sum(p[1] for p in parts), dtype=self._dtype, **self._extra,
         )
-        directory = FileSystems.join(self._output, source)
-        if "://" in self._output:
-            with FileSystems.create(FileSystems.join(directory, "manifest.json")) as handle:
-                handle.write(manifest.to_json().encode("utf-8"))
-        else:
-            write_manifest(directory, manifest)
-        count_info(f"tokens_{source}", manifest.tokens)
-        yield source
+        write_manifest(paths.join(self._output, source), manifest)
+        yield info(f"tokens_{source}", manifest.tokens)
 
 
 def build(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
-    """Read documents -> count in -> encode -> group by (source, bucket) -> write shards -> manifests."""
-    encoder = Encoder(read_bytes(args.tokenizer), bos=args.bos, eos=not args.no_eos)
+    """Read documents -> count in -> encode -> group by (source, bucket) -> write shards -> manifests,
+    the ledger gathered beside them (`pipelines.builder.LedgerSink`) into OUTPUT/stats.json."""
+    encoder = Encoder.load(args.tokenizer, bos=args.bos, eos=not args.no_eos)
     dtype = encoder.dtype.name
-    _ = (
-        pipeline
-        | "Read documents" >> ReadFiles(args.input, read_documents_with_source, accept=is_document_file)
-        | "Count in" >> CountIn()
+    inputs = scan_inputs(args.input)
+    ledger = LedgerSink(NAME, args.output, {k: v for k, v in sorted(vars(args).items())})
+    if inputs.ignored:  # stats.json and other files beside the documents
+        ledger.add(pipeline | "Files ignored" >> beam.Create([Tally({INFO + "files_ignored": len(inputs.ignored)})]))
+    reader = ReadFiles([path for _, path in inputs.documents], SourcedReader(inputs.documents))
+    docs = ledger.take(pipeline | "Read documents" >> reader, "Read documents")
+    ledger.add(docs | "Count in" >> beam.combiners.Count.Globally()
+               | "documents_in" >> beam.Map(lambda n: Tally({DOCUMENTS_IN: n})))
+    series = ledger.take(
+        docs
         | "Encode" >> beam.ParDo(EncodeFn(args.tokenizer, args.bos, not args.no_eos, args.num_buckets))
         | "Group buckets" >> beam.GroupByKey()
-        | "Write shards" >> beam.ParDo(WriteBucketFn(args.output, encoder.vocab_size, dtype, args.max_tokens_per_shard))
+        | "Write shards" >> beam.ParDo(WriteBucketFn(args.output, encoder.vocab_size, dtype,
+                                                     args.max_tokens_per_shard)),
+        "Write shards",
+    )
+    ledger.add(
+        series
         | "Group sources" >> beam.GroupByKey()
         | "Write manifests" >> beam.ParDo(
             WriteManifestFn(args.output, encoder.vocab_size, dtype, args.tokenizer, encoder.sha256,
-                            args.bos, not args.no_eos, args.max_tokens_per_shard, args.num_buckets)
-        )
+                            args.bos, not args.no_eos, args.max_tokens_per_shard, args.num_buckets))
     )
+    ledger.finish(pipeline)
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tokenizer.encode",
         description=__doc__,
-        epilog=BEAM_OPTIONS_HELP,
+        epilog=runner.BEAM_OPTIONS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--input", nargs="+", default=None,
                         help="documents directories/files/globs; default: every out/<source>/ that exists")
-    parser.add_argument("--tokenizer", default="out/tokenizer/tokenizer.model", help="SentencePiece model")
-    parser.add_argument("--output", default="out/tokens", help="output directory (one sub-directory per source)")
+    parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="SentencePiece model")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output directory (one sub-directory per source)")
     parser.add_argument("--bos", action="store_true", help="prepend BOS (<s>) to every document (LLaMA-style training adds it)")
     parser.add_argument("--no_eos", action="store_true", help="do not append EOS (</s>) to every document")
-    parser.add_argument("--max_tokens_per_shard", type=int, default=DEFAULT_MAX_TOKENS,
+    parser.add_argument("--max_tokens_per_shard", type=int, default=DEFAULT_MAX_TOKENS_PER_SHARD,
                         help="roll over to a new .bin/.idx pair beyond this many tokens (documents are not split)")
-    parser.add_argument("--num_buckets", type=int, default=1,
+    parser.add_argument("--num_buckets", type=int, default=DEFAULT_NUM_BUCKETS,
                         help="documents per source are spread over this many independently written series")
     return parser
 
 
-def run(argv: Optional[Sequence[str]] = None) -> Ledger:
+def main(argv: Optional[Sequence[str]] = None) -> Ledger:
     parser = make_parser()
     args, beam_argv = parser.parse_known_args(argv)
     if args.num_buckets < 1 or args.max_tokens_per_shard < 1:
         parser.error("--num_buckets and --max_tokens_per_shard must be positive")
-    args.input = expand_inputs(args.input or default_inputs())
-    ledger = execute("tokens", build, args, beam_argv)
+    args.input = args.input or default_inputs()
+    ledger = runner.execute(NAME, lambda pipeline: build(pipeline, args), args.output, beam_argv)
     for name, value in sorted(ledger.info.items()):
         if name.startswith("tokens"):
             print(f"    {name}: {value:,}", file=sys.stderr)
     return ledger
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Ledger:
-    return run(argv)
 
 
 if __name__ == "__main__":

@@ -19,22 +19,12 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from corpus.shards import optimal_dtype
+from corpus import paths
 from corpus.docfiles import valid_text
+from corpus.shards import optimal_dtype
 
 NEWLINE = "\n"
 SPACE = "\u2581"  # SentencePiece's whitespace symbol
-
-
-def read_bytes(path: str) -> bytes:
-    """A model file from a local path or anything Beam's FileSystems reads (gs://, s3://, ...)."""
-    if "://" in path:
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.open(path) as handle:
-            return handle.read()
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 class Encoder:
@@ -59,7 +49,8 @@ class Encoder:
 
     @classmethod
     def load(cls, path: str, **kwargs: Any) -> "Encoder":
-        return cls(read_bytes(path), **kwargs)
+        """The model at a local or remote path (read through `corpus.paths`)."""
+        return cls(paths.read_bytes(path), **kwargs)
 
     def _split_is_exact(self) -> bool:
         sp = self.sp
@@ -127,7 +118,7 @@ def to_transformers(model_path: str) -> Any:
     except ImportError:  # older transformers
         from transformers.convert_slow_tokenizer import generate_merges  # type: ignore[no-redef]
 
-    sp = spm.SentencePieceProcessor(model_file=model_path)
+    sp = spm.SentencePieceProcessor(model_proto=paths.read_bytes(model_path))
     vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
     merges = generate_merges(vocab)
     tok = LlamaTokenizer(
@@ -143,9 +134,6 @@ def to_transformers(model_path: str) -> Any:
     backend.normalizer = normalizers.Sequence([normalizers.Prepend(SPACE), normalizers.Replace(" ", SPACE)])
     backend.pre_tokenizer = None
     return tok
-
-
-__all__ = ["Encoder", "to_transformers", "save_transformers", "read_bytes"]
 
 
 def save_transformers(model_path: str, output: str) -> None:

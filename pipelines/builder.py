@@ -1,0 +1,202 @@
+"""One builder for every source: read -> count in -> steps and shuffle stages -> write.
+
+A source module declares a `Source`: its reader, its ordered stages (`corpus.step.Step`s, and
+`Shuffle`s for the stages that need Beam's shuffle: dedup, near-dedup, grouping) and the params
+dataclasses its flags come from. The builder wires them, fuses consecutive steps into one DoFn,
+and gathers the ledger as data, so every source writes, under `OUTPUT/`:
+
+    documents/documents-XXXXX-of-NNNNN.{jsonl.gz,parquet}   the kept documents (Dolma's layout)
+    rejected/<reason>.jsonl.gz                               up to --rejected_samples per drop reason
+    stats.json                                               the ledger, written last
+
+Adding a source is one file: see docs/CONTRIBUTING.md.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+import apache_beam as beam
+
+from corpus import paths
+from corpus.docfiles import DOCUMENTS_DIR, REJECTED_DIR, encode_jsonl_gz
+from corpus.document import Document
+from corpus.ledger import DOCUMENTS_IN, DROPPED, Ledger, Rejected, Tally, merge_tallies
+from corpus.step import Step, add_params, flag_names, params_from, title
+from pipelines import runner
+from pipelines.transforms import ApplySteps, WriteDocuments, split
+
+DEFAULT_REJECTED_SAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Shuffle:
+    """A stage that needs Beam's shuffle: a PTransform from documents to a stream."""
+
+    label: str
+    transform: beam.PTransform
+
+
+Stage = Union[Step, Shuffle]
+
+
+@dataclass
+class Config:
+    """What a run was asked for: the shared flags, each params dataclass, and extras to record."""
+
+    args: argparse.Namespace
+    params: dict[type, Any] = field(default_factory=dict)
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, cls: type) -> Any:
+        return self.params[cls]
+
+    def __getattr__(self, name: str) -> Any:  # the shared flags: input, output, added, ...
+        if "args" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__["args"], name)
+
+    def record(self, key: str, value: Any) -> None:
+        """Add `value` to the `options` of stats.json (e.g. which models the run used)."""
+        self.recorded[key] = value
+
+    def options(self) -> dict[str, Any]:
+        return {**{k: v for k, v in sorted(vars(self.args).items())}, **self.recorded}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source pipeline: how to read it and, in the recipe's order, what to do to it."""
+
+    name: str
+    description: str
+    read: Callable[[beam.Pipeline, Config], beam.PCollection]
+    stages: Callable[[Config], Sequence[Stage]]
+    params: Sequence[type] = ()
+    prepare: Optional[Callable[[Config], None]] = None  # launcher-side checks: fail fast
+
+    def main(self, argv: Optional[Sequence[str]] = None) -> Ledger:
+        return run(self, argv)
+
+
+def run(source: Source, argv: Optional[Sequence[str]] = None) -> Ledger:
+    """Parse flags, build the source's graph, run it; return the ledger it wrote."""
+    parser = runner.make_parser(source.name, source.description)
+    parser.add_argument("--rejected_samples", type=_samples, default=DEFAULT_REJECTED_SAMPLES,
+                        help="dropped documents kept per drop reason under OUTPUT/rejected/ (chosen by "
+                             "md5 of the id); 'all' keeps every one, 0 none")
+    names = flag_names(source.params)
+    if len(names) != len(set(names)):
+        raise ValueError(f"{source.name}: a flag is defined twice in {names}")
+    for cls in source.params:
+        add_params(parser, cls)
+    args, beam_argv = runner.parse(parser, source.name, argv)
+    config = Config(args, {cls: params_from(args, cls) for cls in source.params})
+    if source.prepare is not None:
+        source.prepare(config)
+    return runner.execute(source.name, lambda pipeline: build(pipeline, source, config), args.output, beam_argv)
+
+
+def _samples(value: str) -> Union[int, str]:
+    if value == "all":
+        return value
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be >= 0 or 'all'")
+    return number
+
+
+def build(pipeline: beam.Pipeline, source: Source, config: Config) -> None:
+    """read -> count in -> stages -> write, with the ledger gathered beside the documents."""
+    ledger = LedgerSink(source.name, config.output, config.options())
+    docs = ledger.take(source.read(pipeline, config), "Read")
+    ledger.add(docs | "Count in" >> beam.combiners.Count.Globally()
+               | "documents_in" >> beam.Map(lambda n: Tally({DOCUMENTS_IN: n})))
+    for label, stage in _group(source.stages(config)):
+        stream = docs | label >> (ApplySteps(stage) if isinstance(stage, list) else stage)
+        docs = ledger.take(stream, label)
+    ledger.add(docs | "Write" >> WriteDocuments(paths.join(config.output, DOCUMENTS_DIR), config.num_shards,
+                                                config.format, config.shard_mb))
+    ledger.finish(pipeline, config.rejected_samples)
+
+
+def _group(stages: Sequence[Stage]) -> Iterable[tuple[str, Union[list[Step], beam.PTransform]]]:
+    """Consecutive steps become one fused stage labelled by their titles; shuffles stay alone."""
+    run_of: list[Step] = []
+    for stage in stages:
+        if isinstance(stage, Step):
+            run_of.append(stage)
+            continue
+        if run_of:
+            yield " -> ".join(title(s) for s in run_of), run_of
+            run_of = []
+        yield stage.label, stage.transform
+    if run_of:
+        yield " -> ".join(title(s) for s in run_of), run_of
+
+
+class LedgerSink:
+    """Collects the ledger items of a graph; writes rejected samples, then stats.json, last."""
+
+    def __init__(self, source: str, output: str, options: dict[str, Any]):
+        self.source = source
+        self.output = output
+        self.header = {"source": source, "options": options, "started": runner.now()}
+        self._parts: list[beam.PCollection] = []
+
+    def take(self, stream: beam.PCollection, label: str) -> beam.PCollection:
+        """The documents of `stream`; its ledger items are kept for the end."""
+        docs, items = split(stream, label)
+        self._parts.append(items)
+        return docs
+
+    def add(self, tallies: beam.PCollection) -> None:
+        self._parts.append(tallies)
+
+    def finish(self, pipeline: beam.Pipeline, rejected_samples: Union[int, str] = 0) -> None:
+        items = tuple(self._parts) | "Ledger items" >> beam.Flatten()
+        parts = [items | "As tallies" >> beam.Map(_as_tally)]
+        if rejected_samples:
+            parts.append(_write_rejected(items, paths.join(self.output, REJECTED_DIR), rejected_samples))
+        (
+            tuple(parts)
+            | "All tallies" >> beam.Flatten()
+            | "Sum ledger" >> beam.CombineGlobally(merge_tallies)
+            | "Write stats.json" >> beam.Map(_write_stats, self.output, self.header)
+        )
+
+
+def _as_tally(item: Union[Tally, Rejected]) -> Tally:
+    return Tally({DROPPED + item.reason: 1}) if isinstance(item, Rejected) else item
+
+
+def _write_stats(total: Tally, output: str, header: dict[str, Any]) -> None:
+    ledger = Ledger.from_counters(header["source"], total, options=header["options"],
+                                  started=header["started"], finished=runner.now())
+    runner.write_stats(output, ledger)
+
+
+def _sample_key(doc: Document) -> tuple[str, str, str]:
+    return hashlib.md5(doc.id.encode("utf-8")).hexdigest(), doc.id, doc.text
+
+
+def _write_rejected(items: beam.PCollection, directory: str, samples: Union[int, str]) -> beam.PCollection:
+    keyed = (
+        items
+        | "Rejected" >> beam.Filter(lambda item: isinstance(item, Rejected))
+        | "By reason" >> beam.Map(lambda r: (r.reason, r.doc))
+    )
+    if samples == "all":
+        chosen = keyed | "Every rejected" >> beam.GroupByKey()
+    else:
+        chosen = keyed | "Samples per reason" >> beam.combiners.Top.PerKey(int(samples), key=_sample_key, reverse=True)
+    return chosen | "Write rejected" >> beam.Map(_write_reason, directory)
+
+
+def _write_reason(keyed: tuple[str, Iterable[Document]], directory: str) -> Tally:
+    reason, docs = keyed
+    ordered = sorted(docs, key=_sample_key)
+    paths.write_atomically(paths.join(directory, f"{reason}.jsonl.gz"), encode_jsonl_gz(ordered))
+    return Tally()
