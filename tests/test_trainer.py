@@ -147,3 +147,25 @@ def test_trainer_and_sampler_never_import_beam():
     code = ("import sys, trainer.train, mixture.sample, mixture.report; "
             "sys.exit(any(m.startswith('apache_beam') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_activation_checkpointing_keeps_the_curve(data, tmp_path):
+    plain, recomputed = tmp_path / "plain", tmp_path / "ac"
+    assert trainer.main(train_args(data, plain, "--steps", "4")) == 0
+    assert trainer.main(train_args(data, recomputed, "--steps", "4", "--activation_checkpointing")) == 0
+    assert losses(recomputed) == losses(plain)
+
+
+def test_help_shows_defaults():
+    text = " ".join(trainer.build_parser().format_help().split())
+    for shown in ("(default: 8)", "(default: fsdp)", "(default: 0.95)", "(default: auto)", "(default: 100)"):
+        assert shown in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_log_lines_record_world_size(data, tmp_path):
+    out = tmp_path / "run"
+    assert trainer.main(train_args(data, out, "--steps", "2")) == 0
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["world_size"] for r in rows] == [1, 1]
+    assert rows[-1]["tokens_per_s_per_rank"] == rows[-1]["tokens_per_s"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus import paths
 from corpus import shards as shardlib
 from corpus.permute import Permutation, key_of
 
@@ -24,7 +25,10 @@ class TokenStream:
     """Every token of a shard series as one virtual array (memory maps, nothing loaded)."""
 
     def __init__(self, directory: str | Path):
-        self.directory = Path(directory)
+        if paths.is_remote(str(directory)):
+            raise ValueError(f"{directory}: token shards are memory-mapped; copy them to a local or shared "
+                             f"file system every rank can read")
+        self.directory = Path(paths.local_path(str(directory)))
         manifest_path = self.directory / shardlib.MANIFEST_NAME
         if not manifest_path.exists():
             raise FileNotFoundError(f"{manifest_path} not found: run `python -m mixture.sample` first")

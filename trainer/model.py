@@ -12,6 +12,8 @@ LLaMA (arXiv 2302.13971) §2.2 on top of the GPT/Transformer decoder:
 * input embedding and output head untied (LLaMA); `tie_embeddings=True` shares them (small models).
 
 Named configs go from `tiny` (CPU tests) to the paper's 7B/13B/33B/65B shapes (Table 2).
+`activation_checkpointing` recomputes each block's activations in the backward pass (LLaMA §2.4
+saves memory the same way); off by default.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class LLaMA(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        self.activation_checkpointing = False
         self.tok_embeddings = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
@@ -164,6 +168,13 @@ class LLaMA(nn.Module):
                 if name.endswith("wo.weight") or name.endswith("w2.weight"):
                     nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
 
+    def init_buffers(self) -> None:
+        """Recompute the RoPE tables in place (after `to_empty` of a model built on the meta device)."""
+        cos, sin = rope_frequencies(self.cfg.head_dim, self.cfg.max_seq_len, self.cfg.rope_theta)
+        with torch.no_grad():
+            self.rope_cos.copy_(cos)
+            self.rope_sin.copy_(sin)
+
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -175,7 +186,10 @@ class LLaMA(nn.Module):
             raise ValueError(f"sequence of {idx.size(1)} tokens exceeds max_seq_len {self.cfg.max_seq_len}")
         x = self.tok_embeddings(idx)
         for layer in self.layers:
-            x = layer(x, self.rope_cos, self.rope_sin)
+            if self.activation_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(layer, x, self.rope_cos, self.rope_sin, use_reentrant=False)
+            else:
+                x = layer(x, self.rope_cos, self.rope_sin)
         logits = self.output(self.norm(x))
         if targets is None:
             return logits, None
@@ -201,8 +215,8 @@ class LLaMA(nn.Module):
         return 6 * self.num_parameters(exclude_embeddings=True)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: decay 2-D weights (linear layers, embeddings excluded), not norms/embeddings.
+def named_param_groups(model: nn.Module) -> tuple[list[str], list[str]]:
+    """Parameter names (shared tensors once) with and without weight decay, in `param_groups` order.
 
     Common practice (nanoGPT, Megatron, HF): no weight decay on RMSNorm scales and biases; we also
     leave the token embedding undecayed (Megatron and OLMo do; Meta does not say what LLaMA did).
@@ -213,5 +227,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             continue
         seen.add(id(p))
         tied_embedding = name == "tok_embeddings.weight"
-        (decay if p.dim() >= 2 and not tied_embedding else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        (decay if p.dim() >= 2 and not tied_embedding else no_decay).append(name)
+    return decay, no_decay
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: decay 2-D weights (linear layers, embeddings excluded), not norms/embeddings."""
+    params = dict(model.named_parameters())
+    decay, no_decay = named_param_groups(model)
+    return [{"params": [params[n] for n in decay], "weight_decay": weight_decay},
+            {"params": [params[n] for n in no_decay], "weight_decay": 0.0}]

@@ -1,20 +1,30 @@
-"""Train the reference LLaMA decoder on the mixture's token shards.
+"""Train the reference LLaMA decoder on the mixture's token shards, on one device or many.
 
     python -m trainer.train --data out/mixture --out out/train --config tiny --steps 200
+    torchrun --nproc_per_node 8 -m trainer.train --data out/mixture --out out/train --config 7b ...
 
 Optimizer and schedule follow LLaMA §2.3: AdamW (beta1 0.9, beta2 0.95, weight decay 0.1 on
 matrices only), gradient clipping at 1.0, linear warmup then cosine decay to 10% of the peak LR.
 Warmup is 2,000 steps at full scale; for shorter runs it is 2% of the steps (at least 1, at most
 2,000) unless `--warmup` is given. Data: fixed-length windows in a seeded order (trainer/data.py).
 
-Checkpoints (`OUT/checkpoint.pt`, written atomically every `--ckpt_every` steps and at the end)
-hold the model, optimizer, schedule, next sample index and RNG states; rerunning the same command
-resumes from it and reproduces the loss curve of an uninterrupted run step by step. Logs: one JSON
-line per step in `OUT/log.jsonl` (step, loss, lr, grad_norm, tokens, tokens_per_s, mfu) and stdout.
+Batch: `--batch_size` windows per micro-batch and `--grad_accum` micro-batches per step, for the
+whole job: under torchrun each of the N ranks reads its own contiguous 1/N of every micro-batch
+(`--batch_size` must divide by N), so the global batch and the loss curve are those of one process.
+Data parallel: FSDP2 (`fully_shard`, default) or DDP (`--parallel ddp`), see trainer/distributed.py.
 
-On CUDA: bf16 autocast, fused AdamW, SDPA (FlashAttention) and torch.compile (`--compile auto`);
-MFU = 6 N tokens/s over the GPU's dense bf16 peak (A100 312, H100 SXM 989, H100 PCIe 756,
-H200 989 TFLOP/s; `--peak_tflops` overrides). See docs/trainer.md.
+Checkpoints, written atomically every `--ckpt_every` steps and at the end, hold the model,
+optimizer, schedule, next sample index and RNG states: one file `OUT/checkpoint.pt` from one
+process, a sharded `torch.distributed.checkpoint` directory `OUT/checkpoint/` from several
+(trainer/checkpoint.py). Rerunning the same command resumes from the later of the two, on any
+number of ranks, and reproduces the loss curve of an uninterrupted run. Logs (rank 0 only): one
+JSON line per step in `OUT/log.jsonl` (step, loss, lr, grad_norm, tokens, tokens_per_s,
+tokens_per_s_per_rank, mfu, world_size) and stdout.
+
+On CUDA: bf16 (autocast; FSDP2: bf16 parameters, fp32 gradient reduction), fused AdamW, SDPA
+(FlashAttention) and torch.compile (`--compile auto`); MFU = 6 N tokens/s per GPU over the GPU's
+dense bf16 peak (A100 312, H100 SXM 989, H100 PCIe 756, H200 989 TFLOP/s; `--peak_tflops`
+overrides). See docs/trainer.md.
 """
 from __future__ import annotations
 
@@ -23,17 +33,24 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, ContextManager, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn as nn
 
+from corpus import paths
+from trainer import checkpoint, distributed
+from trainer.checkpoint import rng_state, set_rng_state
 from trainer.data import TokenStream, Windows
-from trainer.model import CONFIGS, LLaMA, get_config, param_groups
+from trainer.distributed import World
+from trainer.model import CONFIGS, LLaMA, ModelConfig, get_config, param_groups
 
 # Dense bf16 tensor-core peaks (vendor datasheets), TFLOP/s. Matched by substring of the name.
 PEAK_TFLOPS: list[tuple[str, float]] = [
@@ -45,8 +62,10 @@ PEAK_TFLOPS: list[tuple[str, float]] = [
     ("L4", 121.0),
 ]
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = checkpoint.FILE
 LOG = "log.jsonl"
+# Test hook: SIGKILL every rank right after this step's log line (a crash before its checkpoint).
+KILL_AT_STEP = "TRAINER_KILL_AT_STEP"
 
 
 def peak_flops(device: torch.device, override: Optional[float] = None) -> Optional[float]:
@@ -73,9 +92,18 @@ def lr_at(step: int, peak: float, warmup: int, steps: int, min_ratio: float = 0.
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the module docstring's layout and appends each option's default when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainer.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m trainer.train", description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument("--data", default="out/mixture", help="mixture directory (manifest.json + shards)")
     p.add_argument("--out", default="out/train", help="checkpoint and log directory")
     p.add_argument("--config", default="tiny", choices=sorted(CONFIGS), help="model shape (trainer/model.py)")
@@ -83,49 +111,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tie_embeddings", choices=("auto", "yes", "no"), default="auto",
                    help="share input embedding and output head (auto: the config's choice)")
     p.add_argument("--seq_len", type=int, help="tokens per window (default: config max_seq_len)")
-    p.add_argument("--batch_size", type=int, default=8, help="windows per micro-batch")
+    p.add_argument("--batch_size", type=int, default=8,
+                   help="windows per micro-batch over all ranks (each rank reads batch_size / world_size)")
     p.add_argument("--grad_accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--steps", type=int, default=200, help="optimizer steps of the whole schedule")
     p.add_argument("--stop_after", type=int, help="stop (with a checkpoint) after this step; rerun to resume")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the config's)")
     p.add_argument("--min_lr_ratio", type=float, default=0.1, help="final LR as a fraction of the peak (LLaMA: 0.1)")
     p.add_argument("--warmup", type=int, help="warmup steps (default: 2%% of --steps, 1..2000)")
-    p.add_argument("--weight_decay", type=float, default=0.1)
-    p.add_argument("--beta1", type=float, default=0.9)
-    p.add_argument("--beta2", type=float, default=0.95)
-    p.add_argument("--grad_clip", type=float, default=1.0)
+    p.add_argument("--weight_decay", type=float, default=0.1, help="AdamW weight decay on matrices")
+    p.add_argument("--beta1", type=float, default=0.9, help="AdamW beta1")
+    p.add_argument("--beta2", type=float, default=0.95, help="AdamW beta2")
+    p.add_argument("--grad_clip", type=float, default=1.0, help="clip the global gradient norm to this")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the window order")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda, cuda:1 ... (under torchrun: cuda means cuda:LOCAL_RANK)")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="autocast dtype (auto: bfloat16 on CUDA, float32 on CPU)")
-    p.add_argument("--compile", choices=("auto", "yes", "no"), default="auto", help="torch.compile (auto: on CUDA)")
+    p.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
+                   help="torch.compile (auto: on CUDA; per transformer block under torchrun)")
+    p.add_argument("--parallel", choices=("fsdp", "ddp"), default="fsdp",
+                   help="data parallel strategy under torchrun: FSDP2 fully_shard or DDP")
+    p.add_argument("--activation_checkpointing", action="store_true",
+                   help="recompute each block's activations in the backward pass (saves memory)")
     p.add_argument("--ckpt_every", type=int, default=100, help="checkpoint every N steps (and at the end)")
-    p.add_argument("--log_every", type=int, default=1)
+    p.add_argument("--ckpt_format", choices=("auto", "file", "sharded"), default="auto",
+                   help="auto: OUT/checkpoint.pt from one process, sharded OUT/checkpoint/ from several")
+    p.add_argument("--log_every", type=int, default=1, help="log every N steps (and the last)")
     p.add_argument("--peak_tflops", type=float, help="device peak for MFU when not in the built-in table")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default on CPU: half the cores)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default on CPU: half the cores, split over local ranks)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out and start over")
     return p
 
 
-def rng_state() -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+@dataclass
+class Run:
+    """Everything a training run sets up once."""
 
+    args: argparse.Namespace
+    world: World
+    device: torch.device
+    out: Path
+    cfg: ModelConfig
+    seq_len: int
+    windows: Windows
+    peak_lr: float
+    warmup: int
+    run_key: dict
+    model: nn.Module          # the LLaMA (FSDP2-sharded, or a plain module also inside DDP)
+    wrapped: nn.Module        # what runs the batches and holds the state: DDP, FSDP2 or plain
+    forward: nn.Module        # `wrapped`, or its torch.compile in one process
+    optimizer: torch.optim.Optimizer
+    autocast: ContextManager
+    amp_dtype: Optional[torch.dtype]
 
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    @property
+    def per_step(self) -> int:
+        return self.args.batch_size * self.args.grad_accum
 
-
-def save_checkpoint(path: Path, **state) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    @property
+    def local_batch(self) -> int:
+        return self.args.batch_size // self.world.size
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -134,18 +181,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    world, device = distributed.init(args.device)
+    try:
+        if args.batch_size % world.size:
+            _say(world, f"trainer: --batch_size {args.batch_size} does not divide by {world.size} ranks")
+            return 2
+        if args.ckpt_format == "file" and world.size > 1:
+            _say(world, "trainer: --ckpt_format file is written by one process; use sharded under torchrun")
+            return 2
+        run = setup(args, world, device)
+        position = resume(run)
+        if position is None:
+            return 2
+        describe(run)
+        loop(run, *position)
+        return 0
+    finally:
+        distributed.shutdown(world)
+
+
+# ---- setup ----
+
+def setup(args: argparse.Namespace, world: World, device: torch.device) -> Run:
+    """Data, model (sharded or replicated under torchrun), optimizer and the run key."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    elif device.type == "cpu":
-        # Half the cores: on a shared machine torch's spinning OpenMP threads slow down badly.
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    _set_threads(args, device)
     amp_dtype = {"auto": torch.bfloat16 if device.type == "cuda" else None, "float32": None,
                  "bfloat16": torch.bfloat16}[args.dtype]
-
     stream = TokenStream(args.data)
     tie = None if args.tie_embeddings == "auto" else args.tie_embeddings == "yes"
     cfg = get_config(args.config, vocab_size=args.vocab_size or stream.vocab_size, tie_embeddings=tie)
@@ -155,105 +218,192 @@ def train(args: argparse.Namespace) -> int:
     windows = Windows(stream, seq_len, args.seed)
     peak_lr = args.lr or cfg.lr
     warmup = args.warmup if args.warmup is not None else default_warmup(args.steps)
-    per_step = args.batch_size * args.grad_accum
 
+    model, wrapped, forward, sharded = build_model(args, cfg, world, device, amp_dtype)
+    optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=peak_lr,
+                                  betas=(args.beta1, args.beta2), eps=1e-8, fused=device.type == "cuda")
+    run_key = {"config": cfg.to_dict(), "seq_len": seq_len, "batch": args.batch_size * args.grad_accum,
+               "steps": args.steps, "lr": peak_lr, "warmup": warmup, "seed": args.seed,
+               "data": stream.manifest_sha256}
+    # FSDP2 in bf16 gathers bf16 parameters itself (MixedPrecisionPolicy): no autocast on top.
+    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype and not sharded
+                else nullcontext())
+    return Run(args, world, device, out, cfg, seq_len, windows, peak_lr, warmup, run_key, model, wrapped,
+               forward, optimizer, autocast, amp_dtype)
+
+
+def build_model(args: argparse.Namespace, cfg: ModelConfig, world: World, device: torch.device,
+                amp_dtype: Optional[torch.dtype]) -> tuple[nn.Module, nn.Module, nn.Module, bool]:
+    """(model, wrapped, forward, sharded), initialised as one process with `--seed` would."""
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     np.random.seed(args.seed)
+    compile_ = _compile(args, device)
+    if world.size > 1 and args.parallel == "fsdp":
+        def on_meta() -> LLaMA:
+            with torch.device("meta"):
+                return LLaMA(cfg)
+
+        model = distributed.shard_fsdp(lambda: LLaMA(cfg), on_meta, world, device, amp_dtype, compile_)
+        model.activation_checkpointing = args.activation_checkpointing
+        return model, model, model, True
     model = LLaMA(cfg).to(device)
-    fused = device.type == "cuda"
-    optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=peak_lr,
-                                  betas=(args.beta1, args.beta2), eps=1e-8, fused=fused)
-    run_key = {"config": cfg.to_dict(), "seq_len": seq_len, "batch": per_step, "steps": args.steps,
-               "lr": peak_lr, "warmup": warmup, "seed": args.seed, "data": stream.manifest_sha256}
+    model.activation_checkpointing = args.activation_checkpointing
+    if world.size > 1:
+        wrapped = distributed.wrap_ddp(model, device, compile_)
+        return model, wrapped, wrapped, False
+    return model, model, torch.compile(model) if compile_ else model, False
 
+
+def _compile(args: argparse.Namespace, device: torch.device) -> bool:
+    return args.compile == "yes" or (args.compile == "auto" and device.type == "cuda")
+
+
+def _set_threads(args: argparse.Namespace, device: torch.device) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    elif device.type == "cpu":
+        # Half the cores: on a shared machine torch's spinning OpenMP threads slow down badly.
+        local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2 // local_ranks))
+
+
+def resume(run: Run) -> Optional[tuple[int, int]]:
+    """(step, next sample) from the latest checkpoint in OUT, (0, 0) without one, None if refused."""
     step, sample = 0, 0
-    ckpt_path, log_path = out / CHECKPOINT, out / LOG
-    if ckpt_path.exists() and not args.fresh:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ckpt["run"] != run_key:
-            diff = sorted(k for k in run_key if ckpt["run"].get(k) != run_key[k])
-            print(f"trainer: {ckpt_path} is from a different run (differs in {', '.join(diff)}); "
-                  f"use --fresh or another --out", file=sys.stderr)
-            return 2
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step, sample = ckpt["step"], ckpt["sample"]
-        set_rng_state(ckpt["rng"])
-        print(f"resumed from {ckpt_path} at step {step} (sample {sample})", file=sys.stderr)
-    _truncate_log(log_path, step)
+    found = None if run.args.fresh else distributed.broadcast_object(
+        checkpoint.find(run.out) if run.world.main else None, run.world)
+    if found is not None:
+        meta = checkpoint.read_meta(found)
+        if meta["run"] != run.run_key:
+            diff = sorted(k for k in run.run_key if meta["run"].get(k) != run.run_key[k])
+            _say(run.world, f"trainer: {found.path} is from a different run (differs in {', '.join(diff)}); "
+                            f"use --fresh or another --out")
+            return None
+        checkpoint.load(found, run.wrapped, run.optimizer, run.device)
+        step, sample = meta["step"], meta["sample"]
+        set_rng_state(meta["rng"], run.device)
+        written_by = meta.get("world_size", 1)
+        ranks = "" if written_by == run.world.size else f", written by {written_by} rank(s), now {run.world.size}"
+        _say(run.world, f"resumed from {found.path} at step {step} (sample {sample}){ranks}")
+    if run.world.main:
+        _truncate_log(run.out / LOG, step)
+    return step, sample
 
-    n_params = model.num_parameters()
-    flops_per_token = model.flops_per_token()
-    peak = peak_flops(device, args.peak_tflops)
-    compiled = model
-    if args.compile == "yes" or (args.compile == "auto" and device.type == "cuda"):
-        compiled = torch.compile(model)
-    print(f"model {args.config}: {n_params / 1e6:.1f}M parameters, dim {cfg.dim}, layers {cfg.n_layers}, "
-          f"heads {cfg.n_heads}, ffn {cfg.hidden_dim}, vocab {cfg.vocab_size}; {windows.count:,} windows of "
-          f"{seq_len} tokens; {per_step} windows/step; device {device}"
-          f"{' bf16' if amp_dtype else ''}{' compiled' if compiled is not model else ''}", file=sys.stderr)
 
-    autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype else nullcontext())
+def describe(run: Run) -> None:
+    cfg, args, world = run.cfg, run.args, run.world
+    n_params = run.model.num_parameters()
+    parallel = f"; {world.size} ranks, {args.parallel}" if world.size > 1 else ""
+    compiled = _compile(args, run.device)
+    _say(world, f"model {args.config}: {n_params / 1e6:.1f}M parameters, dim {cfg.dim}, layers {cfg.n_layers}, "
+                f"heads {cfg.n_heads}, ffn {cfg.hidden_dim}, vocab {cfg.vocab_size}; {run.windows.count:,} windows of "
+                f"{run.seq_len} tokens; {run.per_step} windows/step; device {run.device}"
+                f"{' bf16' if run.amp_dtype else ''}{' compiled' if compiled else ''}{parallel}")
+
+
+# ---- the loop ----
+
+def loop(run: Run, step: int, sample: int) -> None:
+    args = run.args
     stop = min(args.steps, args.stop_after) if args.stop_after is not None else args.steps
-    model.train()
-    tokens_seen = sample * seq_len
+    kill_at = int(os.environ.get(KILL_AT_STEP, 0))
+    flops_per_token, peak = run.model.flops_per_token(), peak_flops(run.device, args.peak_tflops)
+    run.wrapped.train()
+    tokens_seen = sample * run.seq_len
     last_time = time.perf_counter()
-    with log_path.open("a") as log:
+    with (run.out / LOG).open("a") if run.world.main else nullcontext() as log:
         while step < stop:
-            lr = lr_at(step, peak_lr, warmup, args.steps, args.min_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            total = torch.zeros((), device=device)
-            for _ in range(args.grad_accum):
-                x, y = windows.batch(sample, args.batch_size)
-                sample += args.batch_size
-                x = torch.from_numpy(x).to(device, non_blocking=True)
-                y = torch.from_numpy(y).to(device, non_blocking=True)
-                with autocast:
-                    _, loss = compiled(x, y)
-                (loss / args.grad_accum).backward()
-                total += loss.detach().float() / args.grad_accum  # no host sync per micro-batch
-            grad_norm_t = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            total_loss, grad_norm = total.item(), grad_norm_t.item()  # one sync per step
+            lr = lr_at(step, run.peak_lr, run.warmup, args.steps, args.min_lr_ratio)
+            loss, grad_norm, sample = train_step(run, lr, sample)
             step += 1
-            tokens_seen += per_step * seq_len
-            if device.type == "cuda":
+            tokens_seen += run.per_step * run.seq_len
+            if run.device.type == "cuda":
                 torch.cuda.synchronize()
             now = time.perf_counter()
-            tps = per_step * seq_len / max(now - last_time, 1e-9)
+            tps = run.per_step * run.seq_len / max(now - last_time, 1e-9)
             last_time = now
-            if step % args.log_every == 0 or step == stop:
-                record = {"step": step, "loss": round(total_loss, 6), "lr": lr, "grad_norm": round(grad_norm, 6),
-                          "tokens": tokens_seen, "tokens_per_s": round(tps, 1),
-                          "mfu": round(flops_per_token * tps / peak, 4) if peak else None}
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                mfu = f" mfu {100 * record['mfu']:.1f}%" if peak else ""
-                print(f"step {step:>6}/{args.steps} loss {total_loss:.4f} lr {lr:.2e} "
-                      f"grad {grad_norm:.2f} {tps:,.0f} tok/s{mfu}", flush=True)
+            if log is not None and (step % args.log_every == 0 or step == stop):
+                log_step(log, run, step, loss=loss, lr=lr, grad_norm=grad_norm, tokens=tokens_seen, tps=tps,
+                         mfu=flops_per_token * tps / run.world.size / peak if peak else None)
+            if step == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
             if step % args.ckpt_every == 0 or step == stop:
-                save_checkpoint(ckpt_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                sample=sample, rng=rng_state(), run=run_key, config=cfg.to_dict(),
-                                schedule={"peak_lr": peak_lr, "warmup": warmup, "steps": args.steps,
-                                          "min_lr_ratio": args.min_lr_ratio})
-    return 0
+                save(run, step, sample)
+
+
+def train_step(run: Run, lr: float, sample: int) -> tuple[float, float, int]:
+    """One optimizer step over `grad_accum` micro-batches: (mean loss over all ranks, grad norm, next sample)."""
+    args, world = run.args, run.world
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    total = torch.zeros((), device=run.device)
+    for micro in range(args.grad_accum):
+        # This rank's contiguous slice of the global micro-batch [sample, sample + batch_size).
+        x, y = run.windows.batch(sample + world.rank * run.local_batch, run.local_batch)
+        sample += args.batch_size
+        x = torch.from_numpy(x).to(run.device, non_blocking=True)
+        y = torch.from_numpy(y).to(run.device, non_blocking=True)
+        with distributed.no_sync(run.wrapped, last_micro_batch=micro == args.grad_accum - 1):
+            with run.autocast:
+                _, loss = run.forward(x, y)
+            (loss / args.grad_accum).backward()
+        total += loss.detach().float() / args.grad_accum  # no host sync per micro-batch
+    grad_norm = distributed.clip_grad_norm(run.model.parameters(), args.grad_clip)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    total = distributed.mean(total, world)
+    return total.item(), grad_norm.item(), sample  # one sync per step
+
+
+# ---- log and checkpoint ----
+
+def log_step(log: Any, run: Run, step: int, *, loss: float, lr: float, grad_norm: float, tokens: int,
+             tps: float, mfu: Optional[float]) -> None:
+    """One JSON line in OUT/log.jsonl and one line on stdout (rank 0 only)."""
+    record = {"step": step, "loss": round(loss, 6), "lr": lr, "grad_norm": round(grad_norm, 6), "tokens": tokens,
+              "tokens_per_s": round(tps, 1), "tokens_per_s_per_rank": round(tps / run.world.size, 1),
+              "mfu": round(mfu, 4) if mfu is not None else None, "world_size": run.world.size}
+    log.write(json.dumps(record) + "\n")
+    log.flush()
+    shown = f" mfu {100 * record['mfu']:.1f}%" if mfu is not None else ""
+    ranks = f" ({run.world.size} ranks)" if run.world.size > 1 else ""
+    print(f"step {step:>6}/{run.args.steps} loss {loss:.4f} lr {lr:.2e} "
+          f"grad {grad_norm:.2f} {tps:,.0f} tok/s{ranks}{shown}", flush=True)
+
+
+def save(run: Run, step: int, sample: int) -> None:
+    args = run.args
+    meta = {"sample": sample, "run": run.run_key, "config": run.cfg.to_dict(),
+            "schedule": {"peak_lr": run.peak_lr, "warmup": run.warmup, "steps": args.steps,
+                         "min_lr_ratio": args.min_lr_ratio}}
+    fmt = args.ckpt_format if args.ckpt_format != "auto" else ("file" if run.world.size == 1 else "sharded")
+    if fmt == "sharded":
+        checkpoint.save_sharded(run.out, step, run.wrapped, run.optimizer, run.world, meta, rng_state(run.device))
+    else:
+        checkpoint.save_file(run.out / CHECKPOINT, model=run.model.state_dict(), optimizer=run.optimizer.state_dict(),
+                             step=step, rng=rng_state(run.device), **meta)
+    if run.world.main:
+        checkpoint.remove_other_kind(run.out, fmt)
+
+
+def _say(world: World, message: str) -> None:
+    if world.main:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _truncate_log(path: Path, step: int) -> None:
     """Keep log lines up to the checkpoint's step, so a resumed run's log reads as one run."""
-    if not path.exists():
+    if not paths.exists(str(path)):
         return
     kept = []
-    for line in path.read_text().splitlines():
+    for line in paths.read_text(str(path)).splitlines():
         try:
             if json.loads(line)["step"] <= step:
                 kept.append(line)
         except (ValueError, KeyError):
             continue
-    path.write_text("".join(k + "\n" for k in kept))
+    paths.write_text_atomically(str(path), "".join(k + "\n" for k in kept))
 
 
 if __name__ == "__main__":
