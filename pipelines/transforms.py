@@ -38,6 +38,20 @@ def live(name: str, n: int = 1) -> None:
     counter.inc(n)
 
 
+_distributions: dict[str, Any] = {}
+
+
+def observe_group(stage: str, elements: int, nbytes: int) -> None:
+    """Record the size of one group a shuffle delivered (live view only: Beam distributions, whose
+    max is what `make bench`'s scale probe reads to check that no key grows with the input)."""
+    for kind, value in (("elements", elements), ("bytes", nbytes)):
+        name = f"group_{kind}:{stage}"
+        dist = _distributions.get(name)
+        if dist is None:
+            dist = _distributions[name] = Metrics.distribution(NAMESPACE, name)
+        dist.update(int(value))
+
+
 def tally(name: str, n: int = 1) -> Tally:
     """A ledger element counting `n` under `name` (also shown live)."""
     live(name, n)
@@ -205,8 +219,12 @@ def _keep_winner(keyed: tuple[Any, dict[str, Iterable[Any]]], reason: str) -> It
     The group is iterated, never materialised: runners page large groups from disk."""
     _, groups = keyed
     won = any(True for _ in groups["won"])
+    elements = nbytes = 0
     for i, doc in enumerate(groups["docs"]):
+        elements += 1
+        nbytes += len(doc.text)
         yield doc if won and i == 0 else reject(reason, doc)
+    observe_group("keep_one_per_key", elements, nbytes)
 
 
 class KeepOnePerKey(beam.PTransform):
@@ -253,6 +271,7 @@ class _WriteShardFn(beam.DoFn):
         index, groups = keyed
         ordered = sorted(groups["docs"], key=lambda d: d.id)
         payload = ENCODERS[self._fmt](ordered)
+        observe_group("write_shard", len(ordered), len(payload))
         paths.write_atomically(paths.join(self._directory, shard_name(index, num_shards, self._fmt)), payload)
         progress.tick("written", len(ordered))
         yield tally(DOCUMENTS_WRITTEN, len(ordered))
