@@ -1,9 +1,13 @@
-"""Run every benchmark module (or those named) and merge their numbers into bench/results.json."""
+"""Run every benchmark module (or those named) and merge their numbers into bench/results.json.
+
+`--full` runs the long variants of the benchmarks that have one (their `run(work, full=True)`):
+the scale probe's 16x inputs."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import importlib
+import inspect
 import json
 import platform
 import pkgutil
@@ -20,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("only", nargs="*", help=f"benchmarks to run (default all): {', '.join(names)}")
     parser.add_argument("--work", default=str(HERE / "work"), help="scratch directory for inputs/outputs")
     parser.add_argument("--results", default=str(HERE / "results.json"), help="where to write the numbers")
+    parser.add_argument("--full", action="store_true", help="also the long runs (bench_scale: 16x inputs)")
     args = parser.parse_args(argv)
 
     results_path = Path(args.results)
@@ -33,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", file=sys.stderr)
         start = time.perf_counter()
         try:
-            numbers = module.run(work / name)
+            long_run = {"full": True} if args.full and "full" in inspect.signature(module.run).parameters else {}
+            numbers = module.run(work / name, **long_run)
         except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
             failed.append(name)
             numbers = {"error": f"{type(exc).__name__}: {exc}"}

@@ -1,10 +1,13 @@
-"""Build a large WET file for benchmarks from the sample texts (WET, C4, Wikipedia).
+"""Build benchmark inputs from the sample texts: a large WET file (from the WET, C4 and Wikipedia
+samples) and books with planted near duplicates (from the Gutenberg samples).
 
-The samples are small (a few MB of text), so documents are re-assembled from their lines: each
+The samples are small (a few MB of text), so WET pages are re-assembled from their lines: each
 synthetic page takes the lines of one real document and inserts one word, drawn from the
 samples' vocabulary, into every line of three or more words, so long lines stay unique (line
 dedup keeps them) while short lines (menus, buttons) repeat across pages as in real CommonCrawl
-and are removed. A share of pages also gets boilerplate lines. Seeded: same inputs, same file.
+and are removed. A share of pages also gets boilerplate lines. Books are rebuilt the same way
+(paragraphs shuffled, words inserted) into distinct books, each followed by lightly edited near
+copies. Seeded: same inputs, same files.
 """
 from __future__ import annotations
 
@@ -111,3 +114,67 @@ def build_wet(output: Path, samples: Path, target_bytes: int = 20 * 1024 * 1024,
     return {"path": str(output), "documents": documents, "uncompressed_bytes": written,
             "compressed_bytes": output.stat().st_size,
             "sources": {k: len(v) for k, v in texts.items()}}
+
+
+# --------------------------------------------------------------------------------------------
+# Books with near duplicates, for the near-dedup scale probe
+# --------------------------------------------------------------------------------------------
+def gutenberg_texts(samples: Path) -> list[str]:
+    """The Gutenberg samples' texts, licence header and footer stripped."""
+    from corpus import books
+
+    texts = []
+    for path in sorted((samples / "gutenberg").glob("*.txt")):
+        out = books.strip_gutenberg(books.read_gutenberg_text(path.read_bytes(), path.name))
+        if not isinstance(out, books.Drop):
+            texts.append(out.text)
+    return texts
+
+
+def rebuilt_book(text: str, rng: random.Random, vocabulary: list[str]) -> str:
+    """A distinct book made from a real one: its paragraphs shuffled and one vocabulary word
+    inserted per five words, so two rebuilds of the same text share few 5-word shingles
+    (Jaccard ~0.1, never an LSH candidate) and the corpus can grow without growing any cluster."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    rng.shuffle(paragraphs)
+    rebuilt = []
+    for paragraph in paragraphs:
+        lines = []
+        for line in paragraph.split("\n"):
+            words = line.split()
+            for _ in range(len(words) // 5):
+                words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
+            lines.append(" ".join(words))
+        rebuilt.append("\n".join(lines))
+    return "\n\n".join(rebuilt)
+
+
+def near_copy(text: str, rng: random.Random, edit_share: float = 0.005) -> str:
+    """`text` with `edit_share` of its words replaced (bench_books' edit, lighter): Jaccard of the
+    5-word shingles ~0.95, a near duplicate at the 0.9 threshold."""
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), int(len(words) * edit_share)):
+        words[i] = "edited"
+    return " ".join(words)
+
+
+def build_books(output: Path, texts: list[str], target_bytes: int, copies: int = 2, seed: int = 0) -> dict:
+    """Write books as JSON lines under `output` (one file per distinct book: the book, then
+    `copies` near copies of it) until `target_bytes` of text: a larger target adds distinct books,
+    so cluster sizes (and LSH bucket sizes) stay the same at every scale."""
+    if not texts:
+        raise ValueError("no Gutenberg texts found")
+    rng = random.Random(seed)
+    vocabulary = sorted({w for t in texts for w in t.split() if w.isalpha() and 3 <= len(w) <= 12})
+    output.mkdir(parents=True, exist_ok=True)
+    written = documents = books = 0
+    while written < target_bytes:
+        book = rebuilt_book(texts[books % len(texts)], rng, vocabulary)
+        versions = [book] + [near_copy(book, rng) for _ in range(copies)]
+        lines = [json.dumps({"title": f"bench book {books} copy {i}", "text": v}) for i, v in enumerate(versions)]
+        (output / f"books-{books:05d}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written += sum(len(v.encode("utf-8")) for v in versions)
+        documents += len(versions)
+        books += 1
+    return {"path": str(output), "documents": documents, "distinct_books": books,
+            "near_copies_per_book": copies, "text_bytes": written}

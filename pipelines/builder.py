@@ -83,6 +83,12 @@ class Source:
 
 def run(source: Source, argv: Optional[Sequence[str]] = None) -> Ledger:
     """Parse flags, build the source's graph, run it; return the ledger it wrote."""
+    config, beam_argv = configure(source, argv)
+    return runner.execute(source.name, lambda pipeline: build(pipeline, source, config), config.output, beam_argv)
+
+
+def configure(source: Source, argv: Optional[Sequence[str]] = None) -> tuple[Config, list[str]]:
+    """(the run's Config, the flags left for Beam): parsed, checked, and prepared on the launcher."""
     parser = runner.make_parser(source.name, source.description)
     parser.add_argument("--rejected_samples", type=_samples, default=DEFAULT_REJECTED_SAMPLES,
                         help="dropped documents kept per drop reason under OUTPUT/rejected/ (chosen by "
@@ -96,7 +102,7 @@ def run(source: Source, argv: Optional[Sequence[str]] = None) -> Ledger:
     config = Config(args, {cls: params_from(args, cls) for cls in source.params})
     if source.prepare is not None:
         source.prepare(config)
-    return runner.execute(source.name, lambda pipeline: build(pipeline, source, config), args.output, beam_argv)
+    return config, beam_argv
 
 
 def _samples(value: str) -> Union[int, str]:

@@ -1,0 +1,290 @@
+"""Scale probe: the CommonCrawl pipeline and the books near-dedup at 1x and 4x (and 16x with
+`--full`) an input built from the samples' text, plus CommonCrawl against its native floor.
+
+Inputs (`bench.corpus_builder`): CommonCrawl 1x = 20 MB of uncompressed WET (bench_commoncrawl's
+size); books 1x = at least 7 MiB of JSON-lines books (whole clusters), each a distinct rebuild of a Gutenberg sample followed
+by two near copies (J ~0.95), so a larger input has more clusters, not larger ones.
+
+Each run is one child process (`python -m bench.bench_scale --child ...`) that builds the source's
+graph with `pipelines.builder.build` and runs it on the local FnApiRunner with one worker process
+(`--direct_num_workers=1 --direct_running_mode=multi_processing`): the launcher holds the runner
+(and, on this local runner, every PCollection between stages: its shuffle is in memory), the worker
+process runs the DoFns, as a Dataflow/Flink worker would. Recorded per run:
+- CPU seconds: launcher (`RUSAGE_SELF`, all its threads, Beam start-up included) + workers
+  (`RUSAGE_CHILDREN`, every reaped worker process);
+- peak RSS of every worker process: the kernel's high-water mark (`VmHWM` in /proc, read every
+  0.2 s while the worker lives, per pid) and the exact maximum over workers (`RUSAGE_CHILDREN`
+  `ru_maxrss`); the launcher's own peak beside it;
+- the largest group a shuffle key delivered, elements and bytes, per stage: the max of the
+  `group_elements:<stage>` / `group_bytes:<stage>` distributions that group-consuming DoFns
+  update through `pipelines.transforms.observe_group` (stages that do not call it are not seen).
+Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.125`, so that
+their bounds (one shard, one partition) are reached at 1x already.
+
+Floor: bench_commoncrawl's native floor (LID + quality + SentencePiece + KenLM + SHA-1 per page) on
+the 1x and 4x WET files, in this process; ratio = pipeline wall seconds per page / floor's.
+Targets: CPU 16x <= 18x the 1x CPU; worker peak RSS 16x <= 1.5x the 1x; largest group flat in the
+input size; pipeline <= 1.25x the floor at 80 MB (4x).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+SCALES = (1, 4)
+FULL_SCALES = (1, 4, 16)
+MB = 1 << 20
+CC_BASE_BYTES = 20 * MB
+BOOKS_BASE_BYTES = 7 * MB
+# The probe's configured bounds, scaled down so that they bind at 1x already (a dump's defaults,
+# 256 MB shards and 64 MB of WET per dedup partition, bind only from ~1 GB and ~4 GB of input).
+SHARD_MB = "1"
+DEDUP_PARTITION_MB = "0.125"
+WORKER_FLAGS = ["--direct_num_workers=1", "--direct_running_mode=multi_processing"]
+WORKER_MARK = "sdk_worker_main"  # the FnApiRunner's worker processes run this module
+TARGETS = {"cpu_16x_over_1x": 18.0, "worker_rss_16x_over_1x": 1.5, "pipeline_over_floor_at_80mb": 1.25}
+
+
+# --------------------------------------------------------------------------------------------
+# The child: one pipeline run, measured
+# --------------------------------------------------------------------------------------------
+def _descendants(root: int) -> list[int]:
+    """Pids of every process under `root` (Linux /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _hwm_kb(pid: int) -> Optional[int]:
+    """The kernel's peak-RSS mark of a worker process, or None when `pid` is not a worker."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        if not any(a == "-m" and b.endswith(WORKER_MARK) for a, b in zip(args, args[1:])):
+            return None  # not a worker (e.g. the shell that started one)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class _WorkerWatch(threading.Thread):
+    """Reads every worker process's VmHWM every `interval` seconds until stopped."""
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peaks_kb: dict[int, int] = {}
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            for pid in _descendants(os.getpid()):
+                kb = _hwm_kb(pid)
+                if kb is not None:
+                    self.peaks_kb[pid] = max(kb, self.peaks_kb.get(pid, 0))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _largest_groups(result: Any) -> dict[str, dict[str, int]]:
+    """{stage: {"elements": max, "bytes": max}} from the `group_*:<stage>` distributions."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from pipelines.transforms import NAMESPACE
+
+    groups: dict[str, dict[str, int]] = {}
+    for item in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["distributions"]:
+        name = item.key.metric.name
+        if not name.startswith("group_"):
+            continue
+        kind, stage = name.removeprefix("group_").split(":", 1)
+        value = item.committed if item.committed is not None else item.attempted
+        if value is not None and value.count:
+            slot = groups.setdefault(stage, {})
+            slot[kind] = max(slot.get(kind, 0), int(value.max))
+    return dict(sorted(groups.items()))
+
+
+def child(source_name: str, result_path: Path, argv: Sequence[str]) -> None:
+    """Run one source pipeline in this process (workers as subprocesses); write its numbers."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from corpus import paths
+    from pipelines import builder, runner
+
+    source = importlib.import_module(f"pipelines.{source_name}").SOURCE
+    config, beam_argv = builder.configure(source, argv)
+    for owned in runner.OWNED:  # as `runner.execute` does: no stale shard survives a rerun
+        paths.delete(paths.join(config.output, owned))
+    options = PipelineOptions(beam_argv)
+    options.view_as(StandardOptions).runner = runner.LOCAL_RUNNER
+    watch = _WorkerWatch()
+    watch.start()
+    start = time.perf_counter()
+    pipeline = beam.Pipeline(options=options)
+    builder.build(pipeline, source, config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    wall = time.perf_counter() - start
+    watch.stop()
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    ledger = runner.read_stats(config.output)
+    result_path.write_text(json.dumps({
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime, 2),
+        "launcher_cpu_seconds": round(own.ru_utime + own.ru_stime, 2),
+        "worker_cpu_seconds": round(workers.ru_utime + workers.ru_stime, 2),
+        "worker_peak_rss_mb": round(workers.ru_maxrss / 1024, 1),
+        "worker_peak_rss_mb_each": sorted(round(kb / 1024, 1) for kb in watch.peaks_kb.values()),
+        "launcher_peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "largest_group": _largest_groups(result),
+        "documents_in": ledger.documents_in,
+        "documents_written": ledger.documents_written,
+        "dropped": ledger.dropped,
+    }))
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: inputs, one child per (source, scale), ratios
+# --------------------------------------------------------------------------------------------
+def _measure(source: str, work: Path, argv: list[str]) -> dict:
+    result_path = work / "result.json"
+    result_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "bench.bench_scale", "--child", source, str(result_path), *argv]
+    log = work / "child.log"
+    with open(log, "wb") as handle:
+        done = subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode:
+        raise RuntimeError(f"{source} run failed ({log}): {log.read_text(errors='replace')[-2000:]}")
+    return json.loads(result_path.read_text())
+
+
+def _commoncrawl(work: Path, scale: int, texts: dict, models: Path, has_lm: bool) -> dict:
+    from bench.corpus_builder import build_wet
+
+    run_dir = work / f"commoncrawl_{scale}x"
+    wet_path = run_dir / "input" / "bench.wet.gz"
+    info_path = run_dir / "input" / "bench.json"
+    if not info_path.exists():
+        info_path.parent.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(build_wet(wet_path, Path(), CC_BASE_BYTES * scale, texts=texts)))
+    info = json.loads(info_path.read_text())
+    argv = ["--input", str(wet_path), "--output", str(run_dir / "out"), "--models", str(models),
+            "--added", "2026-01-01", "--keep_buckets", "head,middle,tail", "--quality_threshold", "0",
+            "--shard_mb", SHARD_MB, "--dedup_partition_mb", DEDUP_PARTITION_MB,
+            *([] if has_lm else ["--no_perplexity"]), *WORKER_FLAGS]
+    numbers = _measure("commoncrawl", run_dir, argv)
+    return {"input_mb": round(info["uncompressed_bytes"] / MB, 1), "input_documents": info["documents"], **numbers}
+
+
+def _books(work: Path, scale: int, texts: list[str]) -> dict:
+    from bench.corpus_builder import build_books
+
+    run_dir = work / f"books_{scale}x"
+    info_path = run_dir / "input.json"
+    if not info_path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(build_books(run_dir / "input", texts, BOOKS_BASE_BYTES * scale)))
+    info = json.loads(info_path.read_text())
+    argv = ["--input", str(run_dir / "input"), "--output", str(run_dir / "out"), "--added", "2026-01-01",
+            "--shard_mb", SHARD_MB, *WORKER_FLAGS]
+    numbers = _measure("books", run_dir, argv)
+    return {"input_mb": round(info["text_bytes"] / MB, 1), "input_documents": info["documents"],
+            "distinct_books": info["distinct_books"], **numbers}
+
+
+def _floor(run: dict, wet_path: Path, models: Path, has_lm: bool) -> dict:
+    from bench.bench_commoncrawl import _floor as native_floor
+
+    # The machine is shared and noisy: two passes, the faster one counts (as bench_commoncrawl).
+    (pages, seconds, cpu), (_, seconds2, cpu2) = (native_floor(wet_path, models, has_lm) for _ in range(2))
+    seconds, cpu = min(seconds, seconds2), min(cpu, cpu2)
+    per_page_pipeline = run["wall_seconds"] / run["documents_in"]
+    return {"floor_documents": pages, "floor_seconds": round(seconds, 2), "floor_cpu_seconds": round(cpu, 2),
+            "pipeline_over_floor": round(per_page_pipeline / (seconds / pages), 2),
+            "cpu_pipeline_over_floor": round((run["cpu_seconds"] / run["documents_in"]) / (cpu / pages), 2)}
+
+
+def _growth(runs: dict[str, dict], top: str) -> dict:
+    """Ratios of the largest scale's run against the 1x run, and the largest groups side by side."""
+    base, last = runs["1x"], runs[top]
+    stages = sorted({s for r in runs.values() for s in r["largest_group"]})
+    return {
+        f"cpu_{top}_over_1x": round(last["cpu_seconds"] / base["cpu_seconds"], 2),
+        f"worker_rss_{top}_over_1x": round(last["worker_peak_rss_mb"] / base["worker_peak_rss_mb"], 2),
+        "largest_group_by_scale": {s: {k: r["largest_group"].get(s) for k, r in runs.items()} for s in stages},
+    }
+
+
+def run(work: Path, full: bool = False) -> dict:
+    from bench.bench_commoncrawl import _models
+    from bench.corpus_builder import gutenberg_texts, sample_texts
+    from corpus.samples import resolve_samples
+
+    samples = resolve_samples(download=False)
+    if samples is None:
+        return {"skipped": "no samples"}
+    work.mkdir(parents=True, exist_ok=True)
+    scales = FULL_SCALES if full else SCALES
+    texts = sample_texts(samples)
+    models = _models(work, texts)
+    has_lm = (models / "lm").is_dir() and bool(list((models / "lm").glob("en.*")))
+    book_texts = gutenberg_texts(samples)
+    cc = {f"{s}x": _commoncrawl(work, s, texts, models, has_lm) for s in scales}
+    books = {f"{s}x": _books(work, s, book_texts) for s in scales}
+    floors = {f"{s}x": _floor(cc[f"{s}x"], work / f"commoncrawl_{s}x" / "input" / "bench.wet.gz", models, has_lm)
+              for s in (1, 4)}
+    top = f"{scales[-1]}x"
+    return {
+        "scales": list(scales),
+        "runner": "FnApiRunner " + " ".join(WORKER_FLAGS),
+        "configured": {"shard_mb": float(SHARD_MB), "dedup_partition_mb": float(DEDUP_PARTITION_MB)},
+        "cpu_count": os.cpu_count(),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "commoncrawl": {"runs": cc, **_growth(cc, top), "floor": floors, "perplexity_stage": has_lm},
+        "books_near_dedup": {"runs": books, **_growth(books, top)},
+        "targets": TARGETS,
+    }
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:  # --child SOURCE RESULT PIPELINE_FLAGS...
+        child(argv[1], Path(argv[2]), argv[3:])
+        return
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__)
+    parser.add_argument("work", nargs="?", default=str(REPO / "bench" / "work" / "bench_scale"))
+    parser.add_argument("--full", action="store_true", help="also run 16x")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(Path(args.work), args.full), indent=2))
+
+
+if __name__ == "__main__":
+    main()
