@@ -14,7 +14,7 @@ MODELS ?= models
 VOCAB ?= 32000
 TOKENS ?= 1.4T
 
-.PHONY: setup test test-all demo corpus models tokenizer tokens mixture train report bench clean help
+.PHONY: setup test test-all demo corpus dedup models tokenizer tokens mixture train report bench clean help
 
 help:
 	@echo "make demo | test | setup | corpus SOURCE=<name> [INPUT= OUTPUT= RUNNER= ARGS=] | models | tokenizer | tokens | mixture | train | report | bench"
@@ -47,6 +47,10 @@ test-all: setup
 # ---- the jobs ----
 corpus: setup
 	$(PY) -m pipelines.$(SOURCE) $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
+
+# Cross-source near-dedup of the sources' outputs: out/dedup/<source>/ (docs/crossdedup.md).
+dedup: setup
+	$(PY) -m pipelines.crossdedup $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/dedup) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
 
 # OUTPUT/INPUT given on the command line win; otherwise each job has its own default.
 given = $(if $(filter command line environment,$(origin $(1))),$($(1)),$(2))

@@ -15,8 +15,11 @@ The math (see docs/books.md for the table):
   (99 hashes): P(cand | 0.9) = 0.9954, 0.95 -> 0.99997, 0.8 -> 0.795, 0.7 -> 0.364, 0.5 -> 0.021.
 - Every candidate is then *verified* on the exact shingle sets (`verify`), so precision is exact
   (up to 64-bit hash collisions among shingles, ~n²/2^65 per pair) and the LSH only costs recall.
-- Verified pairs are clustered with union-find; each cluster keeps its smallest id
-  (`removals`), so the result does not depend on the order pairs arrive in.
+- Candidates are a star from each bucket's smallest id (`bucket_pairs`): linear in the bucket size.
+- Verified pairs are clustered into connected components; each component keeps its best-ranked
+  document (smallest `(rank(id), id)`, by default the smallest id) and drops the others
+  (`removals` here, distributed label propagation in `pipelines/neardedup.py`), so the result does
+  not depend on the order pairs arrive in.
 
 Shingle hashing is vectorised: each distinct word is hashed once with BLAKE2b (stable across
 processes, unlike `hash()`), n-gram hashes are an order-sensitive linear combination of the word
@@ -29,7 +32,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -102,13 +105,14 @@ class MinHashParams:
     bands: int = param(11, "LSH bands b (P(cand|J)=1-(1-J^r)^b)")
     rows: int = param(9, "LSH rows per band r (11x9: recall 0.9954 at J=0.9)")
     minhash_seed: int = param(1, "seed of the MinHash permutations")
-    max_bucket: int = param(50, "LSH buckets with more ids emit a star+chain of pairs instead of all pairs")
+    max_cc_rounds: int = param(8, "label-propagation rounds of the distributed connected components; a cluster "
+                                  "whose diameter needs more is counted as error:near_dedup_unconverged")
 
     def __post_init__(self) -> None:
         if self.near_dup_measure not in MEASURES:
             raise ValueError(f"near_dup_measure must be one of {MEASURES}, got {self.near_dup_measure!r}")
-        if self.ngram < 1 or self.bands < 1 or self.rows < 1:
-            raise ValueError("ngram, bands and rows must be >= 1")
+        if self.ngram < 1 or self.bands < 1 or self.rows < 1 or self.max_cc_rounds < 1:
+            raise ValueError("ngram, bands, rows and max_cc_rounds must be >= 1")
 
     @property
     def num_hashes(self) -> int:
@@ -220,21 +224,14 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------
 # Candidates, verification, clustering
 # --------------------------------------------------------------------------------------------
-def bucket_pairs(ids: Iterable[str], max_bucket: int) -> list[tuple[str, str]]:
-    """Candidate pairs (smaller id first) from the ids sharing one band.
+def bucket_pairs(ids: Iterable[str]) -> list[tuple[str, str]]:
+    """Candidate pairs from the ids sharing one band: a star from the smallest id, (centre, other).
 
-    Up to `max_bucket` ids every pair is emitted; above it (a band shared by many documents, e.g.
-    many copies of one text) the bucket gives a star from its smallest id plus the chain of
-    neighbours in id order, so the pairs stay linear in the bucket size.
+    Linear in the bucket size (n - 1 pairs, never all n(n-1)/2); a pair of documents that both miss
+    the centre is still found through any other band they share without it (see docs/books.md).
     """
     members = sorted(set(ids))
-    if len(members) < 2:
-        return []
-    if len(members) <= max_bucket:
-        return [(members[i], members[j]) for i in range(len(members)) for j in range(i + 1, len(members))]
-    pairs = {(members[0], other) for other in members[1:]}
-    pairs.update(zip(members[1:], members[2:]))
-    return sorted(pairs)
+    return [(members[0], other) for other in members[1:]]
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
@@ -265,8 +262,19 @@ def verify(a: np.ndarray, b: np.ndarray, threshold: float = 0.9, measure: str = 
     return value >= threshold, value
 
 
+RankFn = Callable[[str], Any]
+
+
+def order_key(rank: Optional[RankFn] = None) -> Callable[[str], Any]:
+    """The keep-order of near-dedup: `(rank(id), id)`, or the id itself without a rank; the smallest
+    key of a cluster is kept. The id breaks ties, so the order is total and deterministic."""
+    if rank is None:
+        return lambda doc_id: doc_id
+    return lambda doc_id: (rank(doc_id), doc_id)
+
+
 class UnionFind:
-    """Disjoint sets whose representative is always the smallest member."""
+    """Disjoint sets (the in-memory reference; the pipeline labels components in Beam)."""
 
     def __init__(self) -> None:
         self._parent: dict[Hashable, Hashable] = {}
@@ -284,31 +292,32 @@ class UnionFind:
     def union(self, x: Hashable, y: Hashable) -> None:
         rx, ry = self.find(x), self.find(y)
         if rx != ry:
-            if ry < rx:  # type: ignore[operator]
-                rx, ry = ry, rx
             self._parent[ry] = rx
 
     def members(self) -> list[Hashable]:
         return list(self._parent)
 
 
-def removals(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """{removed id: kept id} from verified near-duplicate pairs: one survivor (smallest id) per
-    connected component, whatever the order of `edges`."""
+def removals(edges: Iterable[tuple[str, str]], rank: Optional[RankFn] = None) -> dict[str, str]:
+    """{removed id: kept id} from verified near-duplicate pairs: one survivor per connected
+    component, the smallest by `order_key(rank)`, whatever the order of `edges`."""
     uf = UnionFind()
     for x, y in edges:
         if x != y:
             uf.union(x, y)
+    key = order_key(rank)
+    components: dict[Hashable, list[str]] = {}
+    for member in uf.members():
+        components.setdefault(uf.find(member), []).append(member)  # type: ignore[arg-type]
     out = {}
-    for member in sorted(uf.members()):  # type: ignore[type-var]
-        root = uf.find(member)
-        if root != member:
-            out[member] = root  # type: ignore[assignment]
-    return out
+    for members in components.values():
+        kept = min(members, key=key)
+        out.update({m: kept for m in members if m != kept})
+    return dict(sorted(out.items()))
 
 
 def near_duplicates_local(
-    docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams()
+    docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams(), rank: Optional[RankFn] = None
 ) -> tuple[dict[str, str], dict[str, int]]:
     """The whole method in memory (reference for tests and benchmarks; the pipeline shuffles):
     returns ({removed id: kept id}, counts of candidates / verified pairs)."""
@@ -319,10 +328,10 @@ def near_duplicates_local(
             continue
         for key in band_keys(signature(sh, params.num_hashes, params.minhash_seed), params.bands, params.rows):
             buckets.setdefault(key, []).append(doc_id)
-    candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids, params.max_bucket)})
+    candidates = sorted({pair for ids in buckets.values() for pair in bucket_pairs(ids)})
     edges = [(x, y) for x, y in candidates
              if verify(sets[x], sets[y], params.near_dup_threshold, params.near_dup_measure)[0]]
-    return removals(edges), {"candidates": len(candidates), "verified": len(edges)}
+    return removals(edges, rank), {"candidates": len(candidates), "verified": len(edges)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -393,4 +402,49 @@ def evaluate(pairs: Sequence[tuple[str, str]], params: MinHashParams = MinHashPa
         "candidate_precision": candidate_true / candidates if candidates else 1.0,
         "min_jaccard": min(js) if js else None,
         "max_jaccard": max(js) if js else None,
+    }
+
+
+def near_copy_families(families: int, variants: int, seed: int = 0, words_from: Sequence[str] | None = None,
+                       length: tuple[int, int] = (800, 2000), ngram: int = 5) -> list[tuple[str, str]]:
+    """(id, text) of `families` base texts, each with `variants` independent edits of itself at
+    Jaccard ~0.8-1.0 to the base: variants are often near one another but not near the base (or
+    the reverse), the case a star of candidates from each bucket's smallest id must still join."""
+    import random
+
+    rng = random.Random(seed)
+    docs = []
+    for f, (base, _) in enumerate(perturbed_pairs(families, seed, words_from, length, ngram)):
+        words_ = base.split(" ")
+        docs.append((f"f{f:04d}/0", base))
+        for v in range(1, variants + 1):
+            target = rng.uniform(0.8, 1.0)
+            rate = 1.0 - (2 * target / (1 + target)) ** (1 / ngram)
+            docs.append((f"f{f:04d}/{v}", " ".join(f"x{rng.randrange(10**6)}" if rng.random() < rate else w
+                                                   for w in words_)))
+    return docs
+
+
+def evaluate_clusters(docs: Sequence[tuple[str, str]], params: MinHashParams = MinHashParams()) -> dict:
+    """The whole method (star candidates, verification, components) against the truth on a corpus:
+    the components of the exact-Jaccard >= threshold graph over all pairs. Recall and precision of
+    the removed documents, and the share of true pairs that end up in one predicted cluster."""
+    sets = {doc_id: shingles(text, params.ngram) for doc_id, text in docs}
+    ids = sorted(sets)
+    true_edges = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+                  if similarity(sets[a], sets[b], params.near_dup_measure) >= params.near_dup_threshold]
+    truth = removals(true_edges)
+    found, counts = near_duplicates_local(docs, params)
+    hit = len(set(found) & set(truth))
+
+    def cluster(removed: dict[str, str], doc_id: str) -> str:
+        return removed.get(doc_id, doc_id)
+
+    joined = sum(cluster(found, a) == cluster(found, b) for a, b in true_edges)
+    return {
+        "documents": len(ids), "true_pairs": len(true_edges), "true_removed": len(truth),
+        "removed": len(found), "candidates": counts["candidates"],
+        "removal_recall": hit / len(truth) if truth else 1.0,
+        "removal_precision": hit / len(found) if found else 1.0,
+        "pair_recall": joined / len(true_edges) if true_edges else 1.0,
     }

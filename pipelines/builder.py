@@ -90,9 +90,7 @@ def run(source: Source, argv: Optional[Sequence[str]] = None) -> Ledger:
 def configure(source: Source, argv: Optional[Sequence[str]] = None) -> tuple[Config, list[str]]:
     """(the run's Config, the flags left for Beam): parsed, checked, and prepared on the launcher."""
     parser = runner.make_parser(source.name, source.description)
-    parser.add_argument("--rejected_samples", type=_samples, default=DEFAULT_REJECTED_SAMPLES,
-                        help="dropped documents kept per drop reason under OUTPUT/rejected/ (chosen by "
-                             "md5 of the id); 'all' keeps every one, 0 none")
+    add_rejected_samples_flag(parser)
     names = flag_names(source.params)
     if len(names) != len(set(names)):
         raise ValueError(f"{source.name}: a flag is defined twice in {names}")
@@ -105,7 +103,14 @@ def configure(source: Source, argv: Optional[Sequence[str]] = None) -> tuple[Con
     return config, beam_argv
 
 
-def _samples(value: str) -> Union[int, str]:
+def add_rejected_samples_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rejected_samples", type=rejected_samples, default=DEFAULT_REJECTED_SAMPLES,
+                        help="dropped documents kept per drop reason under rejected/ (chosen by md5 of "
+                             "the id); 'all' keeps every one, 0 none")
+
+
+def rejected_samples(value: str) -> Union[int, str]:
+    """The --rejected_samples value: a count >= 0 or 'all'."""
     if value == "all":
         return value
     number = int(value)
@@ -161,12 +166,13 @@ class LedgerSink:
     def add(self, tallies: beam.PCollection) -> None:
         self._parts.append(tallies)
 
-    def finish(self, pipeline: beam.Pipeline, rejected_samples: Union[int, str] = 0) -> None:
+    def finish(self, pipeline: beam.Pipeline, rejected_samples: Union[int, str] = 0) -> beam.PCollection:
+        """The graph's end: Beam's DaskRunner computes only what the last transform depends on."""
         items = tuple(self._parts) | "Ledger items" >> beam.Flatten()
         parts = [items | "As tallies" >> beam.Map(_as_tally)]
         if rejected_samples:
             parts.append(_write_rejected(items, paths.join(self.output, REJECTED_DIR), rejected_samples))
-        (
+        return (
             tuple(parts)
             | "All tallies" >> beam.Flatten()
             | "Sum ledger" >> beam.CombineGlobally(merge_tallies)

@@ -1,40 +1,46 @@
 """`NearDedup`: MinHash-LSH near-duplicate removal as one Beam composite (books, cross-source).
 
-The logic lives in `corpus/minhash.py`; this module only wires it through Beam's shuffle:
+The logic lives in `corpus/minhash.py`; this module wires it through Beam's shuffle so that no
+worker holds more than one bucket, one document, one pair or one node's neighbourhood:
 
-    docs ──signatures──> (band key, id) ──GroupByKey──> buckets ──> candidate pairs ──Distinct──┐
-      │                                                                                         │
-      ├──(only ids in some pair, side input)──> (id, shingle hashes) ──CoGroupByKey(id)── pairs ┘
-      │                                                  │
-      │                                (pair, (id, shingles)) ──GroupByKey(pair)──> exact verify
-      │                                                                              │
-      │                                     verified edges ──ToList──> union-find ──> {removed: kept}
-      │                                                                              │ side input
-      └──────────────────────────────────> kept documents + Rejected(`near_duplicate`) + counts
+    docs ─signatures─> (band key, id) ─GroupByKey─> bucket ─star from its min id─> pairs ─Distinct─┐
+      │                                                                                            │
+      ├─(id, doc)──────────────────────── CoGroupByKey(id) <── (member id, pair) ─────────────────┘
+      │                                        │ the document's shingles, once, to each of its pairs
+      │                                        └─> (pair, (id, shingles)) ─GroupByKey(pair)─> verify
+      │                                                                                     │ edges
+      │        connected components: `max_cc_rounds` unrolled rounds of min-label propagation,
+      │        one CoGroupByKey(node) of (messages, neighbours) per round ─> (id, kept id)
+      │                                                                                     │
+      └─(id, doc)──────────────────── CoGroupByKey(id) <── (removed id, kept id) ───────────┘
+                                           └─> kept documents + Rejected(reason_of(kept id))
 
-Memory stays bounded: no step holds the corpus. A bucket holds ids only (with a linear fallback
-for huge buckets); the verification join moves the shingle sets of candidate documents only, one
-pair (two sets) per element; the side inputs are the candidate ids and the removal map, whose
-sizes follow the number of near duplicates, not the corpus size. Union-find runs on one worker
-over the verified edges (as datatrove's stage 3 does). Document ids must be unique.
+Groups: a bucket holds ids only (iterated twice, never copied); the fetch join holds one document
+and the ids of its pairs; a verification group holds two shingle sets; a round's group holds one
+node's messages and neighbours (its degree); the removal join one document and at most one label.
+Beam has no loops, so the components are `max_cc_rounds` rounds unrolled in the graph; the last
+round counts the labels that still changed (`error:near_dedup_unconverged`): see `ConnectedComponents`.
 
 The output is a stream: the kept documents, a `Rejected` per removed one, and the `info:near_dedup_*`
-tallies that the signature, bucket and verification stages yield beside their data (split off with
-two Filters, never as tagged outputs), so the ledger is the same on every runner.
+tallies that the stages yield beside their data (split off with two Filters, never as tagged
+outputs), so the ledger is the same on every runner. Document ids must be unique.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import apache_beam as beam
 import numpy as np
 
 from corpus import minhash
 from corpus.document import Document
-from corpus.minhash import MinHashParams
-from pipelines.transforms import info, reject, split
+from corpus.ledger import ERROR, Tally
+from corpus.minhash import MinHashParams, RankFn, order_key
+from pipelines.transforms import info, live, observe_group, reject, split
 
 REASON = "near_duplicate"
+UNCONVERGED = "near_dedup_unconverged"
+ReasonFn = Callable[[str], str]
 
 
 class _SignatureFn(beam.DoFn):
@@ -52,36 +58,36 @@ class _SignatureFn(beam.DoFn):
             yield key, doc.id
 
 
-def _bucket_pairs(keyed: tuple[bytes, Iterable[str]], max_bucket: int) -> Iterator[Any]:
-    ids = sorted(set(keyed[1]))
-    if len(ids) > max_bucket:
-        yield info("near_dedup_capped_buckets")
-    yield from minhash.bucket_pairs(ids, max_bucket)
+def _star_pairs(keyed: tuple[bytes, Iterable[str]]) -> Iterator[tuple[str, str]]:
+    """`minhash.bucket_pairs` over a bucket that is iterated (twice), never copied or sorted."""
+    _, ids = keyed
+    centre: Optional[str] = None
+    size = nbytes = 0
+    for doc_id in ids:
+        size += 1
+        nbytes += len(doc_id)
+        if centre is None or doc_id < centre:
+            centre = doc_id
+    observe_group("near_dedup_bucket", size, nbytes)
+    for doc_id in ids:
+        if doc_id != centre:
+            yield centre, doc_id  # type: ignore[misc]
 
 
-class _CandidateShinglesFn(beam.DoFn):
-    """(id, shingle hashes as bytes) for documents that are in at least one candidate pair."""
-
-    def __init__(self, params: MinHashParams):
-        self._params = params
-        self._source: Optional[object] = None
-        self._ids: frozenset[str] = frozenset()
-
-    def process(self, doc: Document, candidate_ids: list[str]) -> Iterator[tuple[str, bytes]]:
-        if candidate_ids is not self._source:  # build the set once per materialised side input
-            self._source, self._ids = candidate_ids, frozenset(candidate_ids)
-        if doc.id in self._ids:
-            yield doc.id, minhash.shingles(doc.text, self._params.ngram).tobytes()
-
-
-def _fan_out(keyed: tuple[str, dict[str, list]]) -> Iterator[tuple[tuple[str, str], tuple[str, bytes]]]:
+def _fetch(keyed: tuple[str, dict[str, Iterable[Any]]], ngram: int) -> Iterator[tuple[tuple[str, str], tuple[str, bytes]]]:
+    """One document and the pairs it is in: its shingle set, computed once, goes to each pair."""
     doc_id, groups = keyed
-    sets = groups["shingles"]
-    if not sets:
+    doc = next(iter(groups["doc"]), None)
+    if doc is None:
         return
-    shingle_bytes = sets[0]
+    shingle_bytes: Optional[bytes] = None
+    pairs = 0
     for pair in groups["pairs"]:
+        if shingle_bytes is None:
+            shingle_bytes = minhash.shingles(doc.text, ngram).tobytes()
+        pairs += 1
         yield pair, (doc_id, shingle_bytes)
+    observe_group("near_dedup_fetch", 1 + pairs, len(doc.text) + 64 * pairs)
 
 
 class _VerifyFn(beam.DoFn):
@@ -91,6 +97,7 @@ class _VerifyFn(beam.DoFn):
     def process(self, keyed: tuple[tuple[str, str], Iterable[tuple[str, bytes]]]) -> Iterator[Any]:
         pair, members = keyed
         sets = {doc_id: np.frombuffer(raw, dtype=np.uint64) for doc_id, raw in members}
+        observe_group("near_dedup_verify", len(sets), sum(s.nbytes for s in sets.values()))
         if len(sets) != 2:
             return
         yield info("near_dedup_candidate_pairs")
@@ -103,66 +110,147 @@ class _VerifyFn(beam.DoFn):
             yield info("near_dedup_rejected_pairs")
 
 
-def _removal_map(edges: list[tuple[str, str]]) -> dict[str, str]:
-    return minhash.removals(sorted(edges))
+Message = tuple[str, bool]  # (a label, whether it is the receiving node's own current label)
 
 
-class _DropRemovedFn(beam.DoFn):
-    def __init__(self, reason: str):
-        self._reason = reason
+def _both_ways(edge: tuple[str, str]) -> list[tuple[str, str]]:
+    return [(edge[0], edge[1]), (edge[1], edge[0])]
 
-    def process(self, doc: Document, removed: dict[str, str]) -> Iterator[Any]:
-        yield reject(self._reason, doc) if doc.id in removed else doc
+
+def _first_messages(edge: tuple[str, str]) -> list[tuple[str, Message]]:
+    """Round 1's input: each node's own id (its label so far) and each neighbour's id."""
+    u, v = edge
+    return [(u, (u, True)), (v, (v, True)), (u, (v, False)), (v, (u, False))]
+
+
+class _RoundFn(beam.DoFn):
+    """One round of min-label propagation at one node: its new label is the best of its own and
+    its neighbours' labels. Not the last round: send it to itself and its neighbours. The last:
+    emit (node, label, whether the label changed in this round)."""
+
+    def __init__(self, rank: Optional[RankFn], last: bool):
+        self._rank = rank
+        self._last = last
+
+    def process(self, keyed: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
+        node, groups = keyed
+        key = order_key(self._rank)
+        best: Optional[str] = None
+        own: Optional[str] = None
+        messages = 0
+        for label, is_own in groups["messages"]:
+            messages += 1
+            own = label if is_own else own
+            if best is None or key(label) < key(best):
+                best = label
+        neighbours = 0
+        if self._last:
+            yield node, best, best != own
+        else:
+            yield node, (best, True)
+            for neighbour in groups["neighbours"]:
+                neighbours += 1
+                yield neighbour, (best, False)
+        observe_group("near_dedup_components", messages + neighbours, 64 * (messages + neighbours))
+
+
+def _unconverged(changed: int) -> Iterator[Tally]:
+    if changed:
+        live(ERROR + UNCONVERGED, changed)
+        yield Tally({ERROR + UNCONVERGED: changed})
+
+
+class ConnectedComponents(beam.PTransform):
+    """Connected components of the verified edges, distributed: (id, kept id) for every node
+    that is not the best-ranked one of its component, plus the convergence tally.
+
+    Min-label propagation (a node takes the best label among its own and its neighbours'),
+    `rounds` rounds unrolled (Beam has no loops). After k rounds a label is the best id within k
+    hops, so a component converges in (diameter + 1) rounds; a group never holds more than one
+    node's messages and neighbours. If labels still changed in the last round, those nodes are
+    counted as `error:near_dedup_unconverged` and the labels are used as they are: each is a
+    better-ranked member of the node's component (verified path), the component's best id always
+    keeps itself, so an unconverged component removes fewer documents, never a wrong one.
+    """
+
+    def __init__(self, rounds: int, rank: Optional[RankFn]):
+        super().__init__()
+        self._rounds = rounds
+        self._rank = rank
+
+    def expand(self, edges: beam.PCollection) -> beam.PCollection:
+        neighbours = edges | "Neighbours" >> beam.FlatMap(_both_ways)
+        messages = edges | "First messages" >> beam.FlatMap(_first_messages)
+        for round_no in range(1, self._rounds + 1):
+            last = round_no == self._rounds
+            messages = (
+                {"messages": messages, "neighbours": neighbours}
+                | f"Round {round_no}: group" >> beam.CoGroupByKey()
+                | f"Round {round_no}: labels" >> beam.ParDo(_RoundFn(self._rank, last))
+            )
+        labels = messages
+        removed = (labels
+                   | "Not kept" >> beam.Filter(lambda nlc: nlc[0] != nlc[1])
+                   | "Removed -> kept" >> beam.Map(lambda nlc: (nlc[0], nlc[1])))
+        unconverged = (labels
+                       | "Changed last" >> beam.Filter(lambda nlc: nlc[2])
+                       | "Count changed" >> beam.combiners.Count.Globally()
+                       | "Unconverged" >> beam.FlatMap(_unconverged))
+        return removed, unconverged
+
+
+def _drop_removed(keyed: tuple[str, dict[str, Iterable[Any]]], reason_of: ReasonFn) -> Iterator[Any]:
+    _, groups = keyed
+    kept = next(iter(groups["kept"]), None)
+    docs = nbytes = 0
+    for doc in groups["doc"]:
+        docs += 1
+        nbytes += len(doc.text)
+        yield doc if kept is None else reject(reason_of(kept), doc)
+    observe_group("near_dedup_remove", docs + (kept is not None), nbytes)
+
+
+def _same_reason(reason: str) -> ReasonFn:
+    return lambda kept_id: reason
 
 
 class NearDedup(beam.PTransform):
-    """Remove near-duplicate documents: keep the smallest id of each cluster of documents whose
+    """Remove near-duplicate documents: within each connected component of documents whose
     verified similarity (exact Jaccard, or containment, of word n-gram shingle sets) is at least
-    `params.near_dup_threshold`; the others become `Rejected(reason)`. Input: documents; output: a
-    stream (documents + ledger items).
+    `params.near_dup_threshold`, keep the best-ranked one (smallest `(rank(id), id)`; by default
+    the smallest id) and drop the others as `Rejected(reason_of(kept id))` (by default
+    `near_duplicate`). Input: documents; output: a stream (documents + ledger items).
 
     Candidates come from MinHash-LSH with `params.bands` x `params.rows` hashes (choose them with
     `corpus.minhash.choose_bands`; the defaults give recall >= 0.995 at Jaccard 0.9).
     """
 
-    def __init__(self, params: MinHashParams = MinHashParams(), reason: str = REASON):
+    def __init__(self, params: MinHashParams = MinHashParams(), reason: str = REASON,
+                 rank: Optional[RankFn] = None, reason_of: Optional[ReasonFn] = None):
         super().__init__()
         self._params = params
-        self._reason = reason
+        self._rank = rank
+        self._reason_of = reason_of or _same_reason(reason)
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         p = self._params
-        # The two side-input consumers below must not be fused into the stage that feeds their own
-        # side inputs: Beam 2.77's FnApiRunner then stalls ("watermark-pending bundles did not
-        # execute"). A Reshuffle breaks that fusion; on distributed runners it also spreads books.
-        shuffled = docs | "Break fusion" >> beam.Reshuffle()
         bands, band_counts = split(docs | "MinHash bands" >> beam.ParDo(_SignatureFn(p)), "Bands")
-        bucket_pairs, bucket_counts = split(
-            bands
-            | "Group bands" >> beam.GroupByKey()
-            | "Bucket pairs" >> beam.FlatMap(_bucket_pairs, p.max_bucket),
-            "Buckets",
-        )
-        pairs = bucket_pairs | "Distinct pairs" >> beam.Distinct()
-        candidate_ids = (
-            pairs
-            | "Pair members" >> beam.FlatMap(lambda pair: pair)
-            | "Distinct members" >> beam.Distinct()
-        )
-        shingle_sets = shuffled | "Candidate shingles" >> beam.ParDo(
-            _CandidateShinglesFn(p), beam.pvalue.AsList(candidate_ids)
-        )
+        pairs = (bands
+                 | "Group bands" >> beam.GroupByKey()
+                 | "Star pairs" >> beam.FlatMap(_star_pairs)
+                 | "Distinct pairs" >> beam.Distinct())
+        by_id = docs | "Key by id" >> beam.Map(lambda d: (d.id, d))
         by_member = pairs | "Key pairs by member" >> beam.FlatMap(lambda pair: [(pair[0], pair), (pair[1], pair)])
         edges, pair_counts = split(
-            {"shingles": shingle_sets, "pairs": by_member}
-            | "Join shingles" >> beam.CoGroupByKey()
-            | "Fan out" >> beam.FlatMap(_fan_out)
+            {"doc": by_id, "pairs": by_member}
+            | "Fetch documents" >> beam.CoGroupByKey()
+            | "Shingles to pairs" >> beam.FlatMap(_fetch, p.ngram)
             | "Group pair" >> beam.GroupByKey()
             | "Verify" >> beam.ParDo(_VerifyFn(p)),
             "Verified",
         )
-        removed = edges | "Edges" >> beam.combiners.ToList() | "Cluster" >> beam.Map(_removal_map)
-        kept = shuffled | "Drop near duplicates" >> beam.ParDo(
-            _DropRemovedFn(self._reason), beam.pvalue.AsSingleton(removed)
-        )
-        return (kept, band_counts, bucket_counts, pair_counts) | "With counts" >> beam.Flatten()
+        removed, unconverged = edges | "Components" >> ConnectedComponents(p.max_cc_rounds, self._rank)
+        kept = ({"doc": by_id, "kept": removed}
+                | "Join removals" >> beam.CoGroupByKey()
+                | "Drop near duplicates" >> beam.FlatMap(_drop_removed, self._reason_of))
+        return (kept, band_counts, pair_counts, unconverged) | "With counts" >> beam.Flatten()

@@ -52,15 +52,20 @@ def make_parser(source: str, description: str) -> argparse.ArgumentParser:
                         help="files, directories or globs (local, gs://, s3://); default: the "
                              f"{source} samples (see README, 'Samples')")
     parser.add_argument("--output", default=f"out/{source}", help="output directory")
+    add_shard_flags(parser)
+    parser.add_argument("--added", default=None,
+                        help="value of each document's `added` field (ISO date); default: today (UTC). "
+                             "Fix it to make reruns byte-identical across days.")
+    return parser
+
+
+def add_shard_flags(parser: argparse.ArgumentParser) -> None:
+    """--format, --num_shards, --shard_mb: how documents are written (every document writer)."""
     parser.add_argument("--format", choices=FORMATS, default="jsonl.gz", help="document file format")
     parser.add_argument("--num_shards", type=int, default=None,
                         help="number of output shards (default: as many as --shard_mb needs)")
     parser.add_argument("--shard_mb", type=float, default=DEFAULT_SHARD_MB,
                         help="target size of one compressed output shard in MB, when --num_shards is not given")
-    parser.add_argument("--added", default=None,
-                        help="value of each document's `added` field (ISO date); default: today (UTC). "
-                             "Fix it to make reruns byte-identical across days.")
-    return parser
 
 
 def parse(parser: argparse.ArgumentParser, source: str,

@@ -14,7 +14,7 @@ import pytest
 
 CLIS = [
     "pipelines.arxiv", "pipelines.books", "pipelines.c4", "pipelines.commoncrawl", "pipelines.github",
-    "pipelines.stackexchange", "pipelines.wikipedia",
+    "pipelines.stackexchange", "pipelines.wikipedia", "pipelines.crossdedup",
     "tokenizer.train", "tokenizer.encode",
     "corpus.lm", "corpus.models", "corpus.quality",
     "mixture.sample", "mixture.report", "trainer.train", "bench.__main__",

@@ -102,14 +102,31 @@ def test_every_pipeline_gives_the_same_output_on_the_dask_runner(samples, tmp_pa
         module = importlib.import_module(module_name)
         name = module_name.rsplit(".", 1)[-1]
         common = [*args, "--added", "2026-01-01", "--rejected_samples", "3"]
-        module.main([*common, "--output", str(tmp_path / name / "local")])
-        module.main([*common, "--output", str(tmp_path / name / "dask"),
-                     f"--runner={DASK_RUNNER}", f"--dask_client_address={dask_cluster}"])
-        local, dask = tmp_path / name / "local", tmp_path / name / "dask"
+        local, dask = tmp_path / "local" / name, tmp_path / "dask" / name
+        module.main([*common, "--output", str(local)])
+        module.main([*common, "--output", str(dask), f"--runner={DASK_RUNNER}", f"--dask_client_address={dask_cluster}"])
         if _outputs(local) != _outputs(dask):
             failures.append(f"{name}: files differ {sorted(_outputs(local))} vs {sorted(_outputs(dask))}")
         if _counts(local) != _counts(dask):
             failures.append(f"{name}: ledger differs {_counts(local)} vs {_counts(dask)}")
         assert _counts(local)["balanced"], name
         assert _outputs(local), f"{name}: wrote nothing"
+    failures += _crossdedup_differences(tmp_path, dask_cluster)
     assert not failures, "\n".join(failures)
+
+
+def _crossdedup_differences(tmp_path: Path, dask_cluster: str) -> list[str]:
+    """The cross-source job over the outputs above, on both runners: one ledger per source."""
+    from pipelines import crossdedup
+
+    inputs = [str(tmp_path / "local" / name) for name in ("c4", "commoncrawl", "books")]
+    common = ["--input", *inputs, "--rejected_samples", "3", "--max_cc_rounds", "2"]  # ~13 s a round on Dask
+    crossdedup.main([*common, "--output", str(tmp_path / "dedup" / "local")])
+    crossdedup.main([*common, "--output", str(tmp_path / "dedup" / "dask"),
+                     f"--runner={DASK_RUNNER}", f"--dask_client_address={dask_cluster}"])
+    failures = []
+    for source in sorted(p.name for p in (tmp_path / "dedup" / "local").iterdir()):
+        local, dask = tmp_path / "dedup" / "local" / source, tmp_path / "dedup" / "dask" / source
+        if _outputs(local) != _outputs(dask) or _counts(local) != _counts(dask):
+            failures.append(f"crossdedup/{source}: outputs or ledger differ")
+    return failures

@@ -86,12 +86,11 @@ def test_signature_and_band_keys_are_deterministic():
 
 
 # ---- candidates, verification, clusters --------------------------------------------------------
-def test_bucket_pairs_small_and_capped():
-    assert minhash.bucket_pairs(["b", "a", "c"], 50) == [("a", "b"), ("a", "c"), ("b", "c")]
-    assert minhash.bucket_pairs(["a"], 50) == [] and minhash.bucket_pairs(["a", "a"], 50) == []
-    capped = minhash.bucket_pairs([f"d{i:02d}" for i in range(10)], max_bucket=4)
-    assert len(capped) == 9 + 8  # star from d00 + chain d01-d02 ... d08-d09
-    assert all(x < y for x, y in capped)
+def test_bucket_pairs_are_a_star_from_the_smallest_id():
+    assert minhash.bucket_pairs(["b", "a", "c"]) == [("a", "b"), ("a", "c")]
+    assert minhash.bucket_pairs(["a"]) == [] and minhash.bucket_pairs(["a", "a"]) == []
+    star = minhash.bucket_pairs([f"d{i:02d}" for i in range(10)])
+    assert len(star) == 9 and {x for x, _ in star} == {"d00"}  # linear: n - 1 pairs
 
 
 def test_verify_jaccard_and_containment():
@@ -114,6 +113,12 @@ def test_removals_keep_smallest_id_per_cluster_in_any_order():
         shuffled = [tuple(random.Random(seed).sample(e, 2)) for e in edges]
         random.Random(seed).shuffle(shuffled)
         assert minhash.removals(shuffled) == expected
+
+
+def test_removals_keep_the_best_ranked_member():
+    rank = {"web/1": 1, "wiki/9": 0}.get
+    assert minhash.removals([("web/1", "wiki/9")], rank=lambda i: rank(i, 2)) == {"web/1": "wiki/9"}
+    assert minhash.removals([("web/1", "wiki/9")]) == {"wiki/9": "web/1"}
 
 
 # ---- recall / precision against exact Jaccard -------------------------------------------------
@@ -159,7 +164,7 @@ def test_params_are_the_near_dedup_flags():
     parser = argparse.ArgumentParser()
     add_params(parser, MinHashParams)
     args = parser.parse_args(["--near_dup_threshold", "0.8", "--near_dup_measure", "containment", "--ngram", "3",
-                              "--bands", "4", "--rows", "2", "--minhash_seed", "7", "--max_bucket", "9"])
+                              "--bands", "4", "--rows", "2", "--minhash_seed", "7", "--max_cc_rounds", "9"])
     assert params_from(args, MinHashParams) == MinHashParams(0.8, "containment", 3, 4, 2, 7, 9)
     assert params_from(parser.parse_args([]), MinHashParams) == MinHashParams()
     with pytest.raises(SystemExit):
@@ -215,22 +220,21 @@ def test_near_dedup_transform_clusters_and_counts():
         Document("books/e", "", "books"),                # no shingles: kept
     ]
     removed, local = minhash.near_duplicates_local([(d.id, d.text) for d in docs])
-    assert removed == {"books/b": "books/a", "books/c": "books/a"} and local == {"candidates": 3, "verified": 3}
+    assert removed == {"books/b": "books/a", "books/c": "books/a"} and local == {"candidates": 2, "verified": 2}
     _check_near_dedup(docs, MinHashParams(), ["books/a", "books/d", "books/e"],
                       [("near_duplicate", "books/b"), ("near_duplicate", "books/c")],
-                      {"near_dedup_candidate_pairs": 3, "near_dedup_no_shingles": 1, "near_dedup_verified_pairs": 3})
+                      {"near_dedup_candidate_pairs": 2, "near_dedup_no_shingles": 1, "near_dedup_verified_pairs": 2})
 
 
-def test_near_dedup_transform_many_exact_copies_through_capped_buckets():
+def test_near_dedup_transform_many_exact_copies_through_one_star():
     from corpus.document import Document
 
     text = " ".join(random.Random(9).choices([f"c{i}" for i in range(3000)], k=600))
     docs = [Document(f"books/{i:02d}", text, "books") for i in range(12)]
-    # Every one of the 11 bands holds all 12 copies: capped to a star from books/00 and a chain.
-    _check_near_dedup(docs, MinHashParams(max_bucket=3), ["books/00"],
+    # Every one of the 11 bands holds all 12 copies: one star from books/00, 11 distinct pairs.
+    _check_near_dedup(docs, MinHashParams(), ["books/00"],
                       [("near_duplicate", d.id) for d in docs[1:]],
-                      {"near_dedup_capped_buckets": 11, "near_dedup_candidate_pairs": 11 + 10,
-                       "near_dedup_verified_pairs": 11 + 10})
+                      {"near_dedup_candidate_pairs": 11, "near_dedup_verified_pairs": 11})
 
 
 def test_near_dedup_transform_counts_rejected_candidates():
@@ -245,3 +249,84 @@ def test_near_dedup_transform_counts_rejected_candidates():
     loose = MinHashParams(near_dup_threshold=0.99, bands=40, rows=1)  # every pair a candidate, none kept
     _check_near_dedup(docs, loose, ["books/a", "books/b"], [],
                       {"near_dedup_candidate_pairs": 1, "near_dedup_rejected_pairs": 1})
+
+
+# ---- distributed components: a chain, the round bound, the keep-order ----------------------
+def _chain_texts() -> tuple[str, str, str]:
+    """A ~ B ~ C with J(A, B) = J(B, C) = 0.93 and J(A, C) = 0.86: C is only near B."""
+    rng = random.Random(0)
+    a = rng.choices([f"k{i}" for i in range(5000)], k=2000)
+
+    def edit(words, positions):
+        words = list(words)
+        for i in positions:
+            words[i] = f"e{rng.randrange(10**6)}"
+        return words
+
+    b = edit(a, range(0, 2000, 130))
+    c = edit(b, range(65, 2000, 130))
+    return " ".join(a), " ".join(b), " ".join(c)
+
+
+def test_chain_is_one_cluster_the_best_id_kept():
+    """Cluster semantics: A~B and B~C verified, A~C not (J = 0.86 < 0.9); B and C are in A's
+    connected component, so both are dropped and only A is kept, C included although it is not
+    a near duplicate of A (it is of B, which is dropped)."""
+    from corpus.document import Document
+
+    a, b, c = _chain_texts()
+    sets = [minhash.shingles(t) for t in (a, b, c)]
+    assert minhash.jaccard(sets[0], sets[1]) >= 0.9 and minhash.jaccard(sets[1], sets[2]) >= 0.9
+    assert minhash.jaccard(sets[0], sets[2]) < 0.9
+    docs = [Document("x/a", a, "x"), Document("x/b", b, "x"), Document("x/c", c, "x")]
+    removed, counts = minhash.near_duplicates_local([(d.id, d.text) for d in docs])
+    assert removed == {"x/b": "x/a", "x/c": "x/a"} and counts == {"candidates": 3, "verified": 2}
+    _check_near_dedup(docs, MinHashParams(), ["x/a"], [("near_duplicate", "x/b"), ("near_duplicate", "x/c")],
+                      {"near_dedup_candidate_pairs": 3, "near_dedup_verified_pairs": 2,
+                       "near_dedup_rejected_pairs": 1})
+
+
+_PATH = [("p0", "p1"), ("p1", "p2"), ("p2", "p3"), ("p3", "p4")]
+_LOCAL_MIN = [("a", "d"), ("d", "b"), ("b", "e")]  # b: smaller than its neighbours, far from a
+
+
+@pytest.mark.parametrize("edges,rounds,removed,unconverged", [
+    # diameter 4: converged after 5 rounds, every node labelled p0
+    (_PATH, 5, [(f"p{i}", "p0") for i in range(1, 5)], []),
+    # 2 rounds: each label is the best id within 2 hops; 3 of them still changed in round 2
+    (_PATH, 2, [("p1", "p0"), ("p2", "p0"), ("p3", "p1"), ("p4", "p2")], [3]),
+    # 1 round keeps the local minimum b: an unconverged run removes less, never a wrong document
+    (_LOCAL_MIN, 1, [("d", "a"), ("e", "b")], [2]),
+    (_LOCAL_MIN, 4, [("b", "a"), ("d", "a"), ("e", "a")], []),
+])
+def test_distributed_components_and_the_round_bound(edges, rounds, removed, unconverged):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipelines.neardedup import ConnectedComponents
+    from pipelines.runner import LOCAL_RUNNER
+
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
+        pairs, tally = pipeline | beam.Create(edges) | ConnectedComponents(rounds, rank=None)
+        assert_that(pairs | beam.combiners.ToList() | beam.Map(sorted), equal_to([removed]), label="removed")
+        assert_that(tally | beam.Map(lambda t: t["error:near_dedup_unconverged"]), equal_to(unconverged),
+                    label="unconverged")
+
+
+def test_rank_and_reason_choose_the_survivor():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from corpus.document import Document
+    from pipelines.neardedup import NearDedup
+    from pipelines.runner import LOCAL_RUNNER
+
+    text = " ".join(random.Random(4).choices([f"q{i}" for i in range(3000)], k=500))
+    docs = [Document("web/1", text, "web"), Document("wiki/9", text, "wiki")]
+    rank = {"wiki": 0, "web": 1}
+    with beam.Pipeline(runner=LOCAL_RUNNER) as pipeline:
+        stream = pipeline | beam.Create(docs) | NearDedup(
+            MinHashParams(), rank=lambda i: rank[i.split("/")[0]], reason_of=lambda kept: f"dup_of_{kept}")
+        assert_that(stream | beam.combiners.ToList() | beam.Map(_summary),
+                    equal_to([(["wiki/9"], [("dup_of_wiki/9", "web/1")],
+                               {"near_dedup_candidate_pairs": 1, "near_dedup_verified_pairs": 1})]))
