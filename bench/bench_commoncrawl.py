@@ -1,8 +1,8 @@
 """CommonCrawl (CCNet) pipeline vs its native floor, on a >= 20 MB WET file built from the samples.
 
 Pipeline: `python -m pipelines.commoncrawl` in-process on the local FnApiRunner (one worker):
-read WET -> min_len -> line dedup through the shuffle -> LID -> perplexity -> bucket -> quality
--> write, with Beam start-up included.
+read WET -> min_len -> line dedup through the shuffle (partitions sized by the input) -> Reshuffle ->
+LID -> perplexity -> bucket -> quality -> write, with Beam start-up included.
 
 Floor: the native calls the pipeline cannot avoid, on the same documents (every page that passes
 min_len, i.e. more pages than the pipeline's later stages see), in one plain Python loop:

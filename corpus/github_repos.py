@@ -1,10 +1,12 @@
 """Local repositories for the GitHub source: find them, tell their licence, read their files.
 
 A local input folder is a site-packages (each installed distribution is a "repository" whose
-dist-info gives the licence), one checkout, or a folder of checkouts. Repositories are found on
-the launcher (`discover_repos`, `listed_repos`, `select_repos`); workers read them with
-`read_repo`, which turns every file into a document (empty when it cannot be kept) so the rules
-of `corpus.github` account for each one. Local by definition: folders are walked with `os`,
+dist-info gives the licence), one checkout, or a folder of checkouts. The launcher only lists the
+candidate folders (`list_candidates`, `listed_candidates`: one directory listing per input); the
+workers name them (`name_candidate`), choose (`is_wanted`, `selection_key`), find each
+repository's licence and files (`discover`) and read them with `read_repo`, which turns every
+file into a document (empty when it cannot be kept) so the rules of `corpus.github` account for
+each one. Local by definition: folders are walked with `os`,
 files opened through `corpus.paths`. Pure Python, no Beam.
 """
 from __future__ import annotations
@@ -142,13 +144,91 @@ def dist_info_license(dist_info: str) -> licenses.LicenseMatch:
 
 
 # --------------------------------------------------------------------------------------------
-# Finding repositories (on the launcher)
+# Finding repositories: candidates listed on the launcher, discovered on the workers
 # --------------------------------------------------------------------------------------------
+SITE_PACKAGES = "site-packages"
+CHECKOUT = "checkout"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A folder that may be a repository, as the launcher lists it without reading it: one
+    distribution's dist-info in a site-packages (`root` the site-packages), or one checkout
+    (`path` = `root`). `discover` turns it into a `Repo` on a worker."""
+
+    kind: str  # SITE_PACKAGES | CHECKOUT
+    root: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Named:
+    """A candidate and its repository name (a distribution's METADATA `Name`, or the checkout's
+    folder name): what `--repos` and `--max_repos` choose by."""
+
+    name: str
+    candidate: Candidate
+
+
+def _site_packages_candidates(site_packages: str) -> list[Candidate]:
+    root = os.path.abspath(site_packages)
+    return [Candidate(SITE_PACKAGES, root, os.path.join(root, entry))
+            for entry in sorted(os.listdir(site_packages)) if entry.endswith(".dist-info")]
+
+
+def _checkout_candidate(folder: str) -> Candidate:
+    root = os.path.abspath(folder)
+    return Candidate(CHECKOUT, root, root)
+
+
+def list_candidates(folders: Iterable[str]) -> list[Candidate]:
+    """The candidates under each folder, from one directory listing each: a site-packages (one per
+    distribution), one checkout, or a folder of checkouts (each sub-folder one repository)."""
+    found: list[Candidate] = []
+    for folder in folders:
+        if is_site_packages(folder):
+            found.extend(_site_packages_candidates(folder))
+        elif is_checkout(folder):
+            found.append(_checkout_candidate(folder))
+        else:
+            found.extend(_checkout_candidate(os.path.join(folder, sub)) for sub in sorted(os.listdir(folder))
+                         if sub not in _SKIP_DIRS and paths.is_dir(os.path.join(folder, sub)))
+    return found
+
+
+def listed_candidates(list_text: str) -> list[Candidate]:
+    """The candidates of a `--repo_list` file: one local path per line (a site-packages or a
+    checkout); blank lines and lines starting with `#` skipped."""
+    found: list[Candidate] = []
+    for path in (line.strip() for line in list_text.splitlines() if line.strip() and not line.startswith("#")):
+        found.extend(_site_packages_candidates(path) if is_site_packages(path) else [_checkout_candidate(path)])
+    return found
+
+
+def name_candidate(candidate: Candidate) -> Named:
+    """A candidate with its repository name (reads at most 16 KB of METADATA)."""
+    if candidate.kind == SITE_PACKAGES:
+        return Named(_dist_name(candidate.path), candidate)
+    return Named(os.path.basename(candidate.root.rstrip("/")), candidate)
+
+
+def discover(named: Named) -> Repo:
+    """The repository of a named candidate: its licence and its files (walks the checkout, or
+    checks a distribution's RECORD entries)."""
+    candidate = named.candidate
+    if candidate.kind == SITE_PACKAGES:
+        files = _record_files(candidate.root, candidate.path)
+        found = dist_info_license(candidate.path)
+        return Repo(named.name, candidate.root, tuple(sorted(set(files))), found.spdx, found.status, found.source,
+                    SITE_PACKAGES)
+    return checkout_repo(candidate.root, named.name)
+
+
 def checkout_repo(root: str, name: Optional[str] = None) -> Repo:
     root = os.path.abspath(root)
     found = detect_checkout_license(root)
     return Repo(name or os.path.basename(root.rstrip("/")), root, tuple(_walk_files(root)),
-                found.spdx, found.status, found.source, "checkout")
+                found.spdx, found.status, found.source, CHECKOUT)
 
 
 def _dist_name(dist_info: str) -> str:
@@ -181,21 +261,6 @@ def _record_files(site_packages: str, dist_info: str) -> list[str]:
     return files
 
 
-def site_packages_repos(site_packages: str) -> list[Repo]:
-    """Each installed distribution of a site-packages folder as a repository: its files are its
-    RECORD entries (`_record_files`), its licence comes from the dist-info."""
-    repos = []
-    for entry in sorted(os.listdir(site_packages)):
-        if not entry.endswith(".dist-info"):
-            continue
-        dist_info = os.path.join(site_packages, entry)
-        files = _record_files(site_packages, dist_info)
-        found = dist_info_license(dist_info)
-        repos.append(Repo(_dist_name(dist_info), os.path.abspath(site_packages), tuple(sorted(set(files))),
-                          found.spdx, found.status, found.source, "site-packages"))
-    return repos
-
-
 def is_site_packages(folder: str) -> bool:
     try:
         return any(e.endswith(".dist-info") for e in os.listdir(folder))
@@ -212,46 +277,29 @@ def is_checkout(folder: str) -> bool:
         any(n in names for n in ("pyproject.toml", "setup.py", "package.json", "Cargo.toml", "go.mod"))
 
 
-def discover_repos(folders: Iterable[str]) -> list[Repo]:
-    """Repositories under each folder: a site-packages (one per distribution), one checkout, or
-    a folder of checkouts (each sub-folder one repository)."""
-    repos: list[Repo] = []
-    for folder in folders:
-        if is_site_packages(folder):
-            repos.extend(site_packages_repos(folder))
-        elif is_checkout(folder):
-            repos.append(checkout_repo(folder))
-        else:
-            for sub in sorted(os.listdir(folder)):
-                full = os.path.join(folder, sub)
-                if paths.is_dir(full) and sub not in _SKIP_DIRS:
-                    repos.append(checkout_repo(full))
-    return repos
-
-
-def listed_repos(list_text: str) -> list[Repo]:
-    """The repositories of a `--repo_list` file: one local path per line (a site-packages or a
-    checkout); blank lines and lines starting with `#` skipped."""
-    repos: list[Repo] = []
-    for path in (line.strip() for line in list_text.splitlines() if line.strip() and not line.startswith("#")):
-        repos.extend(site_packages_repos(path) if is_site_packages(path) else [checkout_repo(path)])
-    return repos
-
-
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def select_repos(repos: Iterable[Repo], names: Optional[Sequence[str]], max_repos: int) -> list[Repo]:
-    """Sorted by name; only those named in `names` (distribution or folder names, case and -_.
-    insensitive) when given; then the first `max_repos` (0 = all)."""
-    chosen = sorted(repos, key=lambda r: (_norm(r.name), r.root))
-    if names:
-        wanted = {_norm(n) for n in names}
-        chosen = [r for r in chosen if _norm(r.name) in wanted or _norm(os.path.basename(r.root)) in wanted]
-    if max_repos > 0:
-        chosen = chosen[:max_repos]
-    return chosen
+def is_wanted(named: Named, names: Optional[Sequence[str]]) -> bool:
+    """Named in `names` (distribution or folder names, case and -_. insensitive); all when None."""
+    if not names:
+        return True
+    wanted = {_norm(n) for n in names}
+    return _norm(named.name) in wanted or _norm(os.path.basename(named.candidate.root)) in wanted
+
+
+def selection_key(named: Named) -> tuple[str, str, str]:
+    """The order `--max_repos` takes the first N in: by name, then root, then dist-info path (a
+    total order, so a combine that keeps the N smallest gives the same N on every runner)."""
+    return _norm(named.name), named.candidate.root, named.candidate.path
+
+
+def select_repos(named: Iterable[Named], names: Optional[Sequence[str]], max_repos: int) -> list[Named]:
+    """Those `is_wanted`, sorted by `selection_key`, then the first `max_repos` (0 = all): the
+    in-memory reference of what `pipelines.github` selects with a filter and a combine."""
+    chosen = sorted((n for n in named if is_wanted(n, names)), key=selection_key)
+    return chosen[:max_repos] if max_repos > 0 else chosen
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ Wikipedia-reference-classified pages.
 
 Order (cc_net `mine.py` + the paper's classifier):
   read WET (headers by name) -> count in -> min_len 300 -> line dedup (every copy of a line seen in
-  two documents of the dedup scope is removed) -> fastText LID (lid.176, >= 0.5, English) ->
+  two documents of the dedup scope is removed; its shuffle sized by the input, one partition per
+  --dedup_partition_mb) -> spread the pages over every worker -> fastText LID (lid.176, >= 0.5, English) ->
   SentencePiece + KenLM perplexity -> head/middle/tail bucket (keep head,middle) ->
   Wikipedia-reference classifier (keep wiki_prob >= 0.25) -> write.
 
@@ -28,11 +29,11 @@ from corpus import ccnet, wet
 from corpus.document import Document
 from corpus.ledger import Ledger
 from corpus.rules import Drop
-from corpus.steps.commoncrawl import (CommonCrawlParams, KeepBuckets, MinLength, Models, Perplexity, WikiReference,
-                                      model_cards, resolve_models)
+from corpus.steps.commoncrawl import (CommonCrawlParams, DedupSize, KeepBuckets, MinLength, Models, Perplexity,
+                                      WikiReference, model_cards, resolve_dedup_size, resolve_models)
 from corpus.steps.lid import LanguageId, LidParams
 from pipelines.builder import Config, Shuffle, Source, Stage
-from pipelines.transforms import ReadFiles, info, reject, split
+from pipelines.transforms import ReadFiles, info, observe_group, reject, split
 
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
@@ -41,11 +42,14 @@ def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
 
 
 def stages(config: Config) -> Sequence[Stage]:
-    """The recipe's stages; the model stages run when `prepare` found their models."""
+    """The recipe's stages; the model stages run when `prepare` found their models. The dedup's
+    join has one key per document bucket, so the model stages after it are spread again over
+    every worker (a Reshuffle), not run at most `partitions`-way behind the join."""
     params, models = config[CommonCrawlParams], config[Models]
     recipe: list[Stage] = [
         MinLength(params),
-        Shuffle("Dedup lines", CcnetLineDedup(params.scope(), params.dedup_partitions)),
+        Shuffle("Dedup lines", CcnetLineDedup(params.scope(), config[DedupSize].partitions)),
+        Shuffle("Spread pages", beam.Reshuffle()),
         LanguageId(dataclasses.replace(config[LidParams], lid_model=models.lid), mode="filter",
                    languages=params.kept_languages()),
     ]
@@ -58,10 +62,14 @@ def stages(config: Config) -> Sequence[Stage]:
 
 def prepare(config: Config) -> None:
     """On the launcher: find the models (a missing one stops the run before it starts) and record
-    which ones, with their digests and the classifier's fallback, in stats.json."""
-    models = resolve_models(config[CommonCrawlParams], config[LidParams].lid_model)
+    which ones, with their digests and the classifier's fallback, in stats.json; size the dedup
+    shuffle from the input's listed bytes and record that too."""
+    params = config[CommonCrawlParams]
+    models = resolve_models(params, config[LidParams].lid_model)
     config.params[Models] = models
     config.record("models_used", model_cards(models))
+    size = config.params[DedupSize] = resolve_dedup_size(params, config.input)
+    config.record("line_dedup", dataclasses.asdict(size))
 
 
 SOURCE = Source("commoncrawl", __doc__, read, stages, params=(CommonCrawlParams, LidParams), prepare=prepare)
@@ -124,6 +132,7 @@ def _find_duplicates(keyed: tuple[Any, tuple[bytes, bytes]], buckets: int) -> It
     """One hash partition of one scope: its hash counts, and the hashes contributed by >= 2
     documents sent back to the documents' buckets as `(bucket, (refs int64[], hashes uint64[]))`."""
     hashes_bytes, refs_bytes = keyed[1]
+    observe_group("line_dedup_partition", len(hashes_bytes) // 8, len(hashes_bytes) + len(refs_bytes))
     distinct, duplicated, refs, hashes = ccnet.duplicated_pairs(np.frombuffer(hashes_bytes, dtype=np.uint64),
                                                                 np.frombuffer(refs_bytes, dtype=np.int64))
     yield info("distinct_line_hashes", distinct)
@@ -135,18 +144,24 @@ def _find_duplicates(keyed: tuple[Any, tuple[bytes, bytes]], buckets: int) -> It
 
 
 class _RemoveDuplicateLinesFn(beam.DoFn):
-    """One document bucket: collect its documents' duplicated hashes, then rewrite each document."""
+    """One document bucket: collect its documents' duplicated hashes, then rewrite each document
+    (the pages are iterated, never held together)."""
 
     def process(self, keyed: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         groups = keyed[1]
         dups: dict[int, set[int]] = {}
+        elements = nbytes = 0
         for refs_bytes, hashes_bytes in groups["dups"]:
+            elements += 1
+            nbytes += len(refs_bytes) + len(hashes_bytes)
             refs = np.frombuffer(refs_bytes, dtype=np.int64).tolist()
             hashes = np.frombuffer(hashes_bytes, dtype=np.uint64).tolist()
             for ref, value in zip(refs, hashes):
                 dups.setdefault(ref, set()).add(value)
         lines_in, lines_kept, kept = 0, 0, 0
         for doc, hashes_bytes in groups["pages"]:
+            elements += 1
+            nbytes += len(doc.text) + len(hashes_bytes)
             hashes = array("Q")
             hashes.frombytes(hashes_bytes)
             lines_in += len(hashes)
@@ -157,6 +172,7 @@ class _RemoveDuplicateLinesFn(beam.DoFn):
                 lines_kept += out.metadata["nlines"]
                 kept += 1
                 yield out
+        observe_group("line_dedup_join", elements, nbytes)
         yield info("lines_in", lines_in)
         if kept:
             yield info("lines_kept", lines_kept)
@@ -166,7 +182,10 @@ class CcnetLineDedup(beam.PTransform):
     """cc_net line dedup in `scope`: every line whose hash two or more documents of the scope
     contain is removed from all of them. No set of hashes is ever held by the driver or a side
     input: hashes meet in `partitions` slices through the shuffle and go back to the documents'
-    buckets. Output: the rewritten pages, a `Rejected` for each page left empty, and line counts."""
+    `partitions` buckets (`ref % partitions`). One reducer concatenates one slice and one bucket
+    joins its own pages, so both are bounded by the input per partition (`prepare` derives
+    `partitions` from the input's size: `corpus.ccnet.dedup_partitions`). Output: the rewritten
+    pages, a `Rejected` for each page left empty, and line counts."""
 
     def __init__(self, scope: ccnet.DedupScope, partitions: int):
         super().__init__()

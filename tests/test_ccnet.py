@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from corpus.ccnet import (
+    MIN_PARTITIONS,
     DedupScope,
     countable_hashes,
     dedup_in_memory,
+    dedup_partitions,
     doc_line_hashes,
     doc_ref,
     duplicate_hashes,
@@ -163,3 +165,14 @@ def test_duplicated_pairs_counts_hashes_of_two_or_more_documents():
         [(1, line_hash("shared")), (2, line_hash("shared")), (2, line_hash("both")), (3, line_hash("both"))])
     expected = duplicate_hashes([doc_line_hashes("\n".join(lines)) for lines in docs.values()])
     assert set(dup_hashes.tolist()) == expected
+
+
+def test_dedup_partitions_follow_the_input_size():
+    mb = 1 << 20
+    assert dedup_partitions(0, 64) == MIN_PARTITIONS == dedup_partitions(64 * mb, 64)  # small runs still spread
+    assert dedup_partitions(64 * mb * 1000, 64) == 1000
+    assert dedup_partitions(64 * mb * 1000 + 1, 64) == 1001  # rounded up: no partition above the bound
+    for input_bytes in (10**12, 4 * 10**12, 6 * 10**12):  # input per partition stays <= partition_mb
+        assert input_bytes / dedup_partitions(input_bytes, 64.0) <= 64 * mb
+    with pytest.raises(ValueError):
+        dedup_partitions(1, 0)

@@ -132,6 +132,48 @@ def test_dedup_scopes(tmp_path, wet_dir, scope):
         assert key in md
 
 
+def _growing_input(root: Path, files: int) -> Path:
+    """`files` WET files of 25 distinct pages each, every page sharing one line with its neighbour
+    file (so the dedup has duplicates to send back)."""
+    def word(number: int) -> str:  # cc_net's normalisation maps digits to 0: tell pages apart by letters
+        return "".join(chr(ord("a") + int(digit)) for digit in f"{number:04d}")
+
+    for f in range(files):
+        records = [page(f"http://grow.example/{f}/{i}", f"topic {word(100 * f + i)}",
+                        (f"Shared by the {word(f % 2 + 2 * (i % 5))} pages everywhere in the crawl.",))
+                   for i in range(25)]
+        write_wet(root / f"g{f:03d}.wet.gz", records)
+    return root
+
+
+def _largest_groups(monkeypatch, input_dir: Path, output: Path, *extra: str) -> tuple[dict[str, tuple[int, int]], dict]:
+    """Run the pipeline; the largest group each dedup stage received (elements, bytes), as the
+    live view's `observe_group` reports it, and the run's recorded dedup size."""
+    largest: dict[str, tuple[int, int]] = {}
+
+    def observe(stage: str, elements: int, nbytes: int) -> None:
+        old = largest.get(stage, (0, 0))
+        largest[stage] = (max(old[0], elements), max(old[1], nbytes))
+
+    monkeypatch.setattr(commoncrawl, "observe_group", observe)  # the in-process runner calls it here
+    run_pipeline(input_dir, output, *NO_MODELS, *extra)
+    return largest, read_stats(str(output)).options["line_dedup"]
+
+
+def test_largest_dedup_group_stays_bounded_while_the_input_grows_4x(tmp_path, monkeypatch):
+    monkeypatch.setattr(ccnet, "MIN_PARTITIONS", 1)  # the fixture is small: let the size alone decide
+    small, large = _growing_input(tmp_path / "x1", 2), _growing_input(tmp_path / "x4", 8)
+    bound = ["--dedup_partition_mb", str(sum(p.stat().st_size for p in small.iterdir()) / 3 / (1 << 20))]
+    one, size1 = _largest_groups(monkeypatch, small, tmp_path / "o1", *bound)
+    four, size4 = _largest_groups(monkeypatch, large, tmp_path / "o4", *bound)
+    assert size1["partitions"] == 3 and 12 <= size4["partitions"] <= 13  # partitions grow with the input
+    for stage in ("line_dedup_partition", "line_dedup_join"):
+        assert four[stage][0] <= 1.6 * one[stage][0] and four[stage][1] <= 1.6 * one[stage][1], (stage, one, four)
+    # the same 4x input with the 1x partition count: the groups grow with it
+    fixed, _ = _largest_groups(monkeypatch, large, tmp_path / "f4", "--dedup_partitions", "3")
+    assert fixed["line_dedup_join"][1] >= 3 * one["line_dedup_join"][1]
+
+
 def test_truncated_input_is_counted_and_good_records_kept(tmp_path):
     records = [page(f"http://t.example/{t}", t) for t in ("oranges", "lemons", "limes", "melons")]
     path = write_wet(tmp_path / "in" / "t.wet.gz", records, compression="gzip")
@@ -305,7 +347,8 @@ def test_portable_runner_on_loopback_matches_local(tmp_path, wet_dir, job_servic
     assert portable.documents_written == local.documents_written and portable.balanced
 
 
-FLAGS = {"--models": "models", "--min_len": "300", "--dedup_scope": "global", "--dedup_partitions": "64",
+FLAGS = {"--models": "models", "--min_len": "300", "--dedup_scope": "global", "--dedup_partitions": "None",
+         "--dedup_partition_mb": "64.0",
          "--lid_model": "None", "--lang_threshold": "0.5", "--languages": "en", "--keep_buckets": "head,middle",
          "--quality_threshold": "0.25", "--no_perplexity": "False", "--no_quality": "False"}
 

@@ -133,7 +133,9 @@ def test_dist_info_and_checkout_detection(tmp_path):
     (sp / "demo").mkdir()
     (sp / "demo" / "__init__.py").write_text("print('hello world from the demo package')\n")
     (sp / "demo-1.0.dist-info" / "RECORD").write_text("demo/__init__.py,,\ndemo-1.0.dist-info/METADATA,,\n../../bin/demo,,\n")
-    (repo,) = github_repos.site_packages_repos(str(sp))
+    (candidate,) = github_repos.list_candidates([str(sp)])   # listed without reading the dist-info
+    assert (candidate.kind, candidate.path) == ("site-packages", str(sp / "demo-1.0.dist-info"))
+    repo = github_repos.discover(github_repos.name_candidate(candidate))
     assert (repo.name, repo.license, repo.files) == ("demo", "MIT", ("demo/__init__.py",))
 
     checkout = tmp_path / "proj"
@@ -151,7 +153,7 @@ def test_dist_info_and_checkout_detection(tmp_path):
     assert github_repos.checkout_repo(str(node)).license_status == licenses.NOT_ALLOWED
 
 
-def test_discover_select_and_list_repositories(tmp_path):
+def _clones(tmp_path: Path) -> Path:
     clones = tmp_path / "clones"
     for name in ("Beta_Pkg", "alpha", "gamma"):
         (clones / name).mkdir(parents=True)
@@ -159,14 +161,33 @@ def test_discover_select_and_list_repositories(tmp_path):
     (clones / "alpha" / ".git").mkdir()
     (clones / "alpha" / ".git" / "config").write_text("[core]\n")
     (clones / "node_modules").mkdir()
-    repos = github_repos.discover_repos([str(clones)])          # a folder of checkouts
-    assert sorted(r.name for r in repos) == ["Beta_Pkg", "alpha", "gamma"]
-    assert github_repos.discover_repos([str(clones / "alpha")])[0].files == ("setup.py",)  # .git skipped
-    names = [r.name for r in github_repos.select_repos(repos, ["beta-pkg", "GAMMA"], 0)]
-    assert names == ["Beta_Pkg", "gamma"]
-    assert [r.name for r in github_repos.select_repos(repos, None, 2)] == ["alpha", "Beta_Pkg"]
-    listed = github_repos.listed_repos(f"# my clones\n{clones / 'gamma'}\n\n  {clones / 'alpha'}  \n")
-    assert [r.name for r in listed] == ["gamma", "alpha"]
+    return clones
+
+
+def _names(candidates) -> list[str]:
+    return [n.name for n in github_repos.select_repos(map(github_repos.name_candidate, candidates), None, 0)]
+
+
+def test_list_name_select_and_discover_repositories(tmp_path):
+    clones = _clones(tmp_path)
+    candidates = github_repos.list_candidates([str(clones)])   # a folder of checkouts
+    assert _names(candidates) == ["alpha", "Beta_Pkg", "gamma"]
+    (alpha,) = github_repos.list_candidates([str(clones / "alpha")])
+    assert github_repos.discover(github_repos.name_candidate(alpha)).files == ("setup.py",)  # .git skipped
+    named = [github_repos.name_candidate(c) for c in candidates]
+    assert [n.name for n in github_repos.select_repos(named, ["beta-pkg", "GAMMA"], 0)] == ["Beta_Pkg", "gamma"]
+    assert [n.name for n in github_repos.select_repos(named, None, 2)] == ["alpha", "Beta_Pkg"]
+    listed = github_repos.listed_candidates(f"# my clones\n{clones / 'gamma'}\n\n  {clones / 'alpha'}  \n")
+    assert [github_repos.name_candidate(c).name for c in listed] == ["gamma", "alpha"]
+
+
+def test_max_repos_and_repos_choose_on_the_workers_as_sorting_would(tmp_path):
+    clones = _clones(tmp_path)
+    ledger, docs = _run(tmp_path, "--input", str(clones), "--max_repos", "2")
+    assert ledger.info["repos_read"] == 2 and {d["metadata"]["repo_name"] for d in docs} <= {"alpha", "Beta_Pkg"}
+    assert ledger.documents_in == 2  # one setup.py each: gamma was never walked
+    ledger, _ = _run(tmp_path, "--input", str(clones), "--repos", "gamma", "beta-pkg", "--max_repos", "1")
+    assert ledger.info["repos_read"] == 1 and ledger.documents_in == 1
 
 
 def test_read_repo_reads_only_what_can_be_kept(tmp_path):

@@ -44,8 +44,12 @@ class CommonCrawlParams:
                                        "input file, RedPajama --hash_in_mem 1), group:N (files sorted and grouped "
                                        "N at a time, cc_net hash_in_mem=N, default 50)",
                              type=_checked(ccnet.parse_scope))
-    dedup_partitions: int = param(64, "hash partitions and document buckets of the dedup shuffle; raise to "
-                                      "thousands at dump scale so each reducer holds a small slice of the hashes")
+    dedup_partitions: Optional[int] = param(None, "hash partitions and document buckets of the dedup shuffle "
+                                                  "(default: one per --dedup_partition_mb of WET input, at "
+                                                  f"least {ccnet.MIN_PARTITIONS})")
+    dedup_partition_mb: float = param(ccnet.DEFAULT_PARTITION_MB,
+                                      "MB of WET input (as stored) per hash partition and document bucket when "
+                                      "--dedup_partitions is not given: bounds what one dedup reducer holds")
     languages: str = param(",".join(lid.DEFAULT_LANGUAGES), "comma-separated languages to keep ('' keeps all; "
                                                             "LLaMA: en)")
     keep_buckets: str = param(",".join(ccnet.DEFAULT_KEEP_BUCKETS),
@@ -76,6 +80,22 @@ class Models:
     lm_dir: Optional[str] = None
     lm_languages: tuple[str, ...] = ()
     quality: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DedupSize:
+    """How the line-dedup shuffle is cut for this run (found on the launcher from the input's size)."""
+
+    input_bytes: int
+    partitions: int
+
+
+def resolve_dedup_size(params: CommonCrawlParams, inputs: Sequence[str]) -> DedupSize:
+    """`--dedup_partitions` when given, else one partition per `--dedup_partition_mb` of the WET
+    files listed (their stored sizes: a listing the reader makes anyway, no file is opened)."""
+    total = sum(paths.size(f) for f in paths.expand(inputs) if wet.is_wet_file(f))
+    partitions = params.dedup_partitions or ccnet.dedup_partitions(total, params.dedup_partition_mb)
+    return DedupSize(total, partitions)
 
 
 def resolve_models(params: CommonCrawlParams, lid_model: Optional[str] = None) -> Models:
