@@ -25,7 +25,7 @@ from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
 from corpus.wet import is_wet_file, read_wet
 from pipelines import commoncrawl
 from pipelines.runner import read_stats
-from tests.test_engines import DASK_RUNNER, _outputs, dask_cluster  # noqa: F401 - the cluster fixture
+from tests.test_engines import DASK_RUNNER, _outputs, dask_cluster, free_port  # noqa: F401 - the cluster fixture
 from tests.wet_fixtures import english_page, wet_record, write_wet
 
 X = "Shared across files: the weather forecast for the weekend promises sunshine and light wind."
@@ -304,15 +304,9 @@ def test_dask_runner_matches_local_with_models_and_a_grouped_scope(tmp_path, wet
     assert X not in texts["http://a.example/"] and Y in texts["http://e.example/"]  # groups {s0, s1}, {s2}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def job_service():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 COUNTS = ("documents_in", "documents_written", "dropped", "errors", "info", "balanced")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -28,7 +28,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     python_m = [sys.executable, "-m"]
