@@ -125,11 +125,21 @@ def find_document_files(inputs: Sequence[str]) -> list[tuple[str, str]]:
     return scan_inputs(inputs).documents
 
 
-def read_documents(stream: BinaryIO, path: str = "") -> Iterator[Document | ReadError]:
-    """Documents of one decompressed stream: Parquet (by magic) or JSON lines.
+def read_documents(stream: BinaryIO, path: str = "", hint: str = "") -> Iterator[Document | ReadError]:
+    """Documents of one decompressed stream (Parquet by magic, or JSON lines), text made valid
+    Unicode and `source` falling back to `hint` (the output directory's name).
 
     A malformed line is reported as a `ReadError("malformed_json")` and skipped.
     """
+    for item in _parse_documents(stream, path):
+        if isinstance(item, Document):
+            text = valid_text(item.text)
+            if (not item.source and hint) or text is not item.text:
+                item = Document(item.id, text, item.source or hint, item.added, item.metadata)
+        yield item
+
+
+def _parse_documents(stream: BinaryIO, path: str) -> Iterator[Document | ReadError]:
     head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
     if head == PARQUET_MAGIC or path.endswith(".parquet"):
         import pyarrow.parquet as pq
@@ -162,12 +172,7 @@ def valid_text(text: str) -> str:
 def iter_file(path: str, hint: str = "") -> Iterator[Document | ReadError]:
     """Open, decompress and read one document file; the source falls back to `hint`."""
     with open_path(path) as stream:
-        for item in guarded(read_documents(stream, path), path):
-            if isinstance(item, Document):
-                text = valid_text(item.text)
-                if (not item.source and hint) or text is not item.text:
-                    item = Document(item.id, text, item.source or hint, item.added, item.metadata)
-            yield item
+        yield from guarded(read_documents(stream, path, hint), path)
 
 
 def source_of(doc: Document, hint: str = "") -> str:

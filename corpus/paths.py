@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, Sequence
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -57,32 +57,28 @@ def parent(path: str) -> str:
     return path.rsplit("/", 1)[0] if is_remote(path) else os.path.dirname(path)
 
 
-def exists(path: str) -> bool:
+def _ask(path: str, local: Callable[[str], Any], remote: str) -> Any:
+    """`local(path)` for a local path, else the fsspec file system's method named `remote`."""
     if not is_remote(path):
-        return os.path.exists(local_path(path))
+        return local(local_path(path))
     fs, p = _fs(path)
-    return fs.exists(p)
+    return getattr(fs, remote)(p)
+
+
+def exists(path: str) -> bool:
+    return bool(_ask(path, os.path.exists, "exists"))
 
 
 def is_dir(path: str) -> bool:
-    if not is_remote(path):
-        return os.path.isdir(local_path(path))
-    fs, p = _fs(path)
-    return fs.isdir(p)
+    return bool(_ask(path, os.path.isdir, "isdir"))
 
 
 def is_file(path: str) -> bool:
-    if not is_remote(path):
-        return os.path.isfile(local_path(path))
-    fs, p = _fs(path)
-    return fs.isfile(p)
+    return bool(_ask(path, os.path.isfile, "isfile"))
 
 
 def size(path: str) -> int:
-    if not is_remote(path):
-        return os.path.getsize(local_path(path))
-    fs, p = _fs(path)
-    return int(fs.size(p))
+    return int(_ask(path, os.path.getsize, "size"))
 
 
 def has_glob(path: str) -> bool:

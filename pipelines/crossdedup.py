@@ -71,12 +71,9 @@ class SourceReader:
         self.source = source
 
     def __call__(self, stream: BinaryIO, path: str) -> Iterator[Any]:
-        for item in read_documents(stream, path):
-            if isinstance(item, Document):
-                if not item.source:
-                    item = Document(item.id, item.text, self.source, item.added, item.metadata)
-                elif item.source != self.source:
-                    item = ReadError("source_mismatch", path, f"{item.id}: source {item.source!r}")
+        for item in read_documents(stream, path, self.source):
+            if isinstance(item, Document) and item.source != self.source:
+                item = ReadError("source_mismatch", path, f"{item.id}: source {item.source!r}")
             yield item
 
 

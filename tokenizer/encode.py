@@ -45,7 +45,7 @@ SHARD_SUFFIXES = (".bin", ".idx", ".tmp")
 
 
 class SourcedReader:
-    """`read_documents`, with the file's output directory as source when a document has none.
+    """`read_documents` with the file's output directory as the source hint.
 
     The hints come from `docfiles.scan_inputs` on the launcher, so the encoder and the tokenizer
     trainer name sources alike."""
@@ -54,11 +54,7 @@ class SourcedReader:
         self.hints = {path: hint for hint, path in files}
 
     def __call__(self, stream: BinaryIO, path: str) -> Iterator[Any]:
-        hint = self.hints[path]
-        for item in read_documents(stream, path):
-            if isinstance(item, Document) and not item.source:
-                item = Document(item.id, item.text, hint, item.added, item.metadata)
-            yield item
+        return read_documents(stream, path, self.hints[path])
 
 
 def series_prefix(source: str, bucket: int) -> str:
