@@ -66,3 +66,7 @@ SOURCE = Source("lines", __doc__, read, stages, params=(LinesParams,))
 
 def main(argv: Optional[Sequence[str]] = None) -> Ledger:
     return SOURCE.main(argv)
+
+
+if __name__ == "__main__":
+    main()
