@@ -21,6 +21,11 @@ process runs the DoFns, as a Dataflow/Flink worker would. Recorded per run:
 Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.125`, so that
 their bounds (one shard, one partition) are reached at 1x already.
 
+Runner baseline: the same worker flags running only read -> the pages through a GroupByKey over 4096 keys -> count on
+each scale's WET. The FnApiRunner hands a stage's whole input to a worker as one bundle, so its
+worker RSS grows with the input however small each key is: the pipeline's growth is read against
+this floor (docs/scale.md).
+
 Floor: bench_commoncrawl's native floor (LID + quality + SentencePiece + KenLM + SHA-1 per page) on
 the 1x and 4x WET files, in this process; ratio = pipeline wall seconds per page / floor's.
 Targets: CPU 16x <= 18x the 1x CPU; worker peak RSS 16x <= 1.5x the 1x; largest group flat in the
@@ -171,13 +176,42 @@ def child(source_name: str, result_path: Path, argv: Sequence[str]) -> None:
     }))
 
 
+def baseline_child(wet_path: str, keys: int, result_path: Path) -> None:
+    """The runner's own floor: read the WET, group the pages by `keys` hash keys and count them,
+    under the same worker flags. Its worker RSS shows what the local runner itself holds as the
+    input grows (it hands a stage's whole input to a worker as one bundle), however small each key."""
+    import zlib
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from corpus.wet import read_wet
+    from pipelines.runner import LOCAL_RUNNER
+    from pipelines.transforms import ReadFiles, is_payload
+
+    watch = _WorkerWatch()
+    watch.start()
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner", LOCAL_RUNNER, *WORKER_FLAGS]))
+    _ = (pipeline
+         | ReadFiles([wet_path], read_wet)
+         | beam.Filter(is_payload)
+         | beam.Map(lambda d: (zlib.crc32(d.id.encode()) % keys, d))
+         | beam.GroupByKey()
+         | beam.Map(lambda kv: sum(len(d.text) for d in kv[1]))
+         | beam.CombineGlobally(sum))
+    pipeline.run().wait_until_finish()
+    watch.stop()
+    result_path.write_text(json.dumps({"keys": keys, "worker_peak_rss_mb": round(
+        max(watch.peaks_kb.values(), default=0) / 1024, 1)}))
+
+
 # --------------------------------------------------------------------------------------------
 # The parent: inputs, one child per (source, scale), ratios
 # --------------------------------------------------------------------------------------------
-def _measure(source: str, work: Path, argv: list[str]) -> dict:
+def _measure(source: str, work: Path, argv: list[str], mode: str = "--child") -> dict:
     result_path = work / "result.json"
     result_path.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "bench.bench_scale", "--child", source, str(result_path), *argv]
+    command = [sys.executable, "-m", "bench.bench_scale", mode, source, str(result_path), *argv]
     log = work / "child.log"
     with open(log, "wb") as handle:
         done = subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT)
@@ -218,6 +252,16 @@ def _books(work: Path, scale: int, texts: list[str]) -> dict:
     numbers = _measure("books", run_dir, argv)
     return {"input_mb": round(info["text_bytes"] / MB, 1), "input_documents": info["documents"],
             "distinct_books": info["distinct_books"], **numbers}
+
+
+def _runner_baseline(work: Path, scales: Sequence[int], keys: int = 4096) -> dict:
+    """Worker peak RSS of the runner's own group-and-count over each scale's WET, and its growth."""
+    runs = {f"{s}x": _measure(str(work / f"commoncrawl_{s}x" / "input" / "bench.wet.gz"),
+                              work / f"commoncrawl_{s}x", [str(keys)], mode="--baseline")
+            for s in scales}
+    top = f"{scales[-1]}x"
+    return {"keys": keys, "runs": runs, f"worker_rss_{top}_over_1x": round(
+        runs[top]["worker_peak_rss_mb"] / runs["1x"]["worker_peak_rss_mb"], 2)}
 
 
 def _floor(run: dict, wet_path: Path, models: Path, has_lm: bool) -> dict:
@@ -270,6 +314,7 @@ def run(work: Path, full: bool = False) -> dict:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "commoncrawl": {"runs": cc, **_growth(cc, top), "floor": floors, "perplexity_stage": has_lm},
         "books_near_dedup": {"runs": books, **_growth(books, top)},
+        "runner_baseline": _runner_baseline(work, scales),
         "targets": TARGETS,
     }
 
@@ -278,6 +323,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:  # --child SOURCE RESULT PIPELINE_FLAGS...
         child(argv[1], Path(argv[2]), argv[3:])
+        return
+    if argv[:1] == ["--baseline"]:  # --baseline WET RESULT KEYS
+        baseline_child(argv[1], int(argv[3]), Path(argv[2]))
         return
     parser = argparse.ArgumentParser(prog="python -m bench.bench_scale", description=__doc__)
     parser.add_argument("work", nargs="?", default=str(REPO / "bench" / "work" / "bench_scale"))
