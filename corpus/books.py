@@ -2,10 +2,19 @@
 
 Inputs (`read_books`, chosen by file name; any compression `open_decompressed` knows):
 - `*.txt` - one Project Gutenberg plain-text book. Bytes are decoded as UTF-8 (a BOM is dropped);
-  when that fails, with the codec the header declares (`Character set encoding: ISO-8859-1`),
-  else Windows-1252, else Latin-1 (which decodes every byte). CRLF/CR become LF.
+  UTF-16/32 by their BOM, and UTF-16 without a BOM when its NULs sit at every other byte; else
+  with the codec the header declares (`Character set encoding: ISO-8859-1`), else Windows-1252,
+  else Latin-1 (which decodes every byte). CRLF/CR become LF.
 - `*.jsonl` / `*.json` - one JSON object per line: PG-19 style (`short_book_title`,
-  `publication_date`, `url`, `text`) or Books3 style (`title`, `text`; Pile's `meta` kept).
+  `publication_date`, `url`, `text`) or Books3 style (`title`, `text`; Pile's `meta` kept),
+  each line bounded, decoded and parsed on its own (`corpus.fileio.read_lines`, `loads_strict`).
+
+Decoding is honest: a text whose characters are more than `--max_control_fraction` control
+characters (random bytes, NUL padding, UTF-16 that is not UTF-16) is marked `decode_problem:
+binary_text`, a BOM whose encoding does not decode `bad_encoding`; the `Check decoding` step
+drops them with that reason (a 64 KiB excerpt kept as the rejected sample). A book over
+`--max_book_mb` (a file or a JSON line) is `error:book_too_large` / `error:line_too_long`,
+never read whole. A few stray NULs in a real book are removed (`nul_removed` in the metadata).
 
 `strip_gutenberg` (a rule) parses the header fields (Title, Author, Language, Release/Posting date,
 `[EBook #N]`) into metadata and keeps only the text between the licence header and footer. All
@@ -20,16 +29,19 @@ already stripped.
 from __future__ import annotations
 
 import codecs
-import json
 import re
-from typing import BinaryIO, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Union
 
-from corpus import paths
+from corpus import paths, schema
 from corpus.document import Document, make_id
-from corpus.fileio import ReadError
+from corpus.fileio import BadJson, ReadError, loads_strict, mib, read_lines
+from corpus.ledger import INFO, Tally
 from corpus.rules import Drop, Outcome
 
 SOURCE = "books"
+MAX_BOOK_MB = 64.0  # Project Gutenberg's largest plain-text books are ~20 MB; Books3's ~40 MB
+MAX_CONTROL_FRACTION = 0.01
+SAMPLE_CHARS = 64 * 1024  # what a refused book keeps as its rejected sample
 
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zstd")
 TEXT_SUFFIXES = (".txt",)
@@ -66,28 +78,80 @@ def _codec(name: str) -> Optional[str]:
 
 
 def decode_text(raw: bytes) -> tuple[str, str]:
-    """(text with LF newlines, encoding used). UTF-8 first; then the declared codec; then
-    Windows-1252; then Latin-1, which cannot fail."""
-    if raw.startswith(codecs.BOM_UTF8):
-        text, encoding = raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text, encoding = raw.decode("utf-16"), "utf-16"
-    else:
-        text, encoding = "", ""
-        candidates = ["utf-8"]
-        declared = _DECLARED.search(raw[:20000])
-        if declared:
-            codec = _codec(declared.group(1).decode("ascii", "replace"))
-            if codec and codec not in candidates:
-                candidates.append(codec)
-        candidates += [c for c in ("cp1252", "latin-1") if c not in candidates]
-        for codec in candidates:
-            try:
-                text, encoding = raw.decode(codec), codec
-                break
-            except UnicodeDecodeError:
-                continue
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    """(text with LF newlines, encoding used). A BOM (UTF-8, UTF-32, UTF-16) decides; UTF-16
+    without a BOM is recognised by its NULs; then UTF-8; the declared codec; Windows-1252; and
+    Latin-1, which cannot fail. A BOM whose encoding does not decode raises UnicodeDecodeError."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            name = "utf-8-sig" if codec == "utf-8" else codec
+            return _lf(raw[len(bom):].decode(codec, errors="strict")), name
+    utf16 = _utf16_without_bom(raw)
+    if utf16:
+        try:
+            return _lf(raw.decode(utf16)), utf16
+        except UnicodeDecodeError:
+            pass  # NULs at every other byte but not UTF-16: left to the control-character test
+    candidates = ["utf-8"]
+    declared = _DECLARED.search(raw[:20000])
+    if declared:
+        codec = _codec(declared.group(1).decode("ascii", "replace"))
+        # A declaration readable as ASCII bytes cannot be true of UTF-16/32 (BOM and NULs decide those).
+        if codec and codec not in candidates and not codec.startswith(("utf-16", "utf-32")):
+            candidates.append(codec)
+    candidates += [c for c in ("cp1252",) if c not in candidates]
+    for codec in candidates:
+        try:
+            return _lf(raw.decode(codec)), codec
+        except UnicodeDecodeError:
+            continue
+    return _lf(raw.decode("latin-1")), "latin-1"  # reached only when a declared codec came before it
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# C0 controls but tab, LF, FF, CR; DEL; C1 controls. Text has almost none; random bytes ~25%.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _utf16_without_bom(raw: bytes, sample: int = 1 << 16) -> Optional[str]:
+    """`utf-16-le`/`utf-16-be` when the NULs of the first 64 KiB are (nearly) all on odd/even
+    bytes and fill a third of them: what Latin-script UTF-16 looks like, and no 8-bit text."""
+    head = raw[:sample] if len(raw[:sample]) % 2 == 0 else raw[: sample - 1]
+    half = len(head) // 2
+    if half < 8:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd > half / 3 and even < odd / 20:
+        return "utf-16-le"
+    if even > half / 3 and odd < even / 20:
+        return "utf-16-be"
+    return None
+
+
+def text_problem(text: str, max_control_fraction: float = MAX_CONTROL_FRACTION) -> Optional[str]:
+    """`binary_text` when more than `max_control_fraction` of the characters are controls."""
+    if not text:
+        return None
+    controls = len(text) - len(_CONTROL.sub("", text))
+    return "binary_text" if controls > max_control_fraction * len(text) else None
+
+
+def decode_book(raw: bytes, max_control_fraction: float = MAX_CONTROL_FRACTION) -> tuple[str, str, Optional[str], int]:
+    """(text, encoding, problem or None, NULs removed): `decode_text` that never raises and says
+    when the result is not text (`bad_encoding`, `binary_text`)."""
+    try:
+        text, encoding = decode_text(raw)
+    except UnicodeDecodeError:
+        return raw[:SAMPLE_CHARS].decode("latin-1"), "", "bad_encoding", 0
+    problem = text_problem(text, max_control_fraction)
+    if problem:
+        return text[:SAMPLE_CHARS], encoding, problem, 0
+    nuls = text.count("\x00")
+    return (text.replace("\x00", "") if nuls else text), encoding, None, nuls
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,61 +165,96 @@ def gutenberg_id_from_name(path: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def read_books(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
+def read_books(stream: BinaryIO, path: str, added: str = "", max_book_bytes: int = mib(MAX_BOOK_MB),
+               max_control_fraction: float = MAX_CONTROL_FRACTION) -> Iterator[Union[Document, ReadError, Tally]]:
     """All books in one decompressed input file (see the module docstring for the formats), each
-    with `added` as its `added` field."""
+    with `added` as its `added` field; a book file is read up to `max_book_bytes` only."""
     name = _plain_name(path)
     if name.lower().endswith(JSON_SUFFIXES):
-        yield from read_json_lines(stream, path, added)
+        yield from read_json_lines(stream, path, added, max_book_bytes, max_control_fraction)
+        return
+    raw = stream.read(max_book_bytes + 1)
+    if not raw:
+        yield ReadError("empty_file", path, "no byte after decompression")
+    elif len(raw) > max_book_bytes:
+        yield ReadError("book_too_large", path, f"over {max_book_bytes} bytes")
     else:
-        yield read_gutenberg_text(stream.read(), path, added)
+        yield read_gutenberg_text(raw, path, added, max_control_fraction)
 
 
-def read_gutenberg_text(raw: bytes, path: str, added: str = "") -> Document:
-    text, encoding = decode_text(raw)
+def read_gutenberg_text(raw: bytes, path: str, added: str = "",
+                        max_control_fraction: float = MAX_CONTROL_FRACTION) -> Document:
+    text, encoding, problem, nuls = decode_book(raw, max_control_fraction)
     name = _plain_name(path)
-    metadata = {"format": "gutenberg_txt", "file": name, "encoding": encoding}
+    metadata: dict[str, Any] = {"format": "gutenberg_txt", "file": name, "encoding": encoding}
+    _mark(metadata, problem, nuls, len(raw))
     gid = gutenberg_id_from_name(path)
     if gid:
         metadata["gutenberg_id"] = gid
     return Document(id=make_id(SOURCE, "gutenberg", name), text=text, source=SOURCE, added=added, metadata=metadata)
 
 
+def _mark(metadata: dict[str, Any], problem: Optional[str], nuls: int, size: int) -> None:
+    if problem:
+        metadata["decode_problem"] = problem
+        metadata["bytes"] = size
+    if nuls:
+        metadata["nul_removed"] = nuls
+
+
 _PG_URL_ID = re.compile(r"gutenberg\.org/(?:ebooks|files)/(\d+)")
 
 
-def read_json_lines(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
-    """PG-19 / Books3 JSON lines; a malformed line is a ReadError, the rest of the file goes on."""
+def read_json_lines(stream: BinaryIO, path: str, added: str = "", max_line_bytes: int = mib(MAX_BOOK_MB),
+                    max_control_fraction: float = MAX_CONTROL_FRACTION) -> Iterator[Union[Document, ReadError, Tally]]:
+    """PG-19 / Books3 JSON lines; a faulty line (too long, not UTF-8, not JSON, no string text)
+    is a ReadError and the rest of the file goes on."""
     name = _plain_name(path)
-    for number, line in enumerate(stream, start=1):
-        line = line.strip()
-        if not line:
+    for item in read_lines(stream, max_line_bytes, path):
+        if isinstance(item, ReadError):
+            yield item
+            continue
+        number, line = item
+        if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            text = record["text"]
-            if not isinstance(text, str):
-                raise TypeError("text is not a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            yield ReadError("malformed_json", path, f"line {number}: {type(exc).__name__}: {exc}")
+            record, removed = loads_strict(line)
+        except UnicodeDecodeError as exc:
+            yield ReadError("bad_encoding", path, f"line {number}: {exc}")
             continue
-        metadata: dict = {"file": name, "line": number}
-        if "short_book_title" in record or "publication_date" in record:
-            metadata["format"] = "pg19"
-            _put(metadata, "title", record.get("short_book_title"))
-            _put(metadata, "release_date", record.get("publication_date"))
-            _put(metadata, "url", record.get("url"))
-            match = _PG_URL_ID.search(str(record.get("url") or ""))
-            if match:
-                metadata["gutenberg_id"] = match.group(1)
-        else:
-            metadata["format"] = "books3"
-            _put(metadata, "title", record.get("title"))
-            if isinstance(record.get("meta"), dict):
-                metadata["meta"] = record["meta"]
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        yield Document(id=make_id(SOURCE, metadata["format"], name, str(number)), text=text,
-                       source=SOURCE, added=added, metadata=metadata)
+        except BadJson as exc:
+            yield ReadError("malformed_json", path, f"line {number}: {exc}")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            yield ReadError("malformed_json", path, f"line {number}: not an object with a string text")
+            continue
+        if removed:
+            yield Tally({INFO + "nonfinite_values_removed": removed})
+        yield _json_book(record, name, number, added, max_control_fraction)
+
+
+def _json_book(record: dict, name: str, number: int, added: str, max_control_fraction: float) -> Document:
+    metadata: dict[str, Any] = {"file": name, "line": number}
+    if "short_book_title" in record or "publication_date" in record:
+        metadata["format"] = "pg19"
+        _put(metadata, "title", record.get("short_book_title"))
+        _put(metadata, "release_date", record.get("publication_date"))
+        _put(metadata, "url", record.get("url"))
+        match = _PG_URL_ID.search(str(record.get("url") or ""))
+        if match:
+            metadata["gutenberg_id"] = match.group(1)
+    else:
+        metadata["format"] = "books3"
+        _put(metadata, "title", record.get("title"))
+        if isinstance(record.get("meta"), dict):
+            metadata["meta"] = record["meta"]
+    text = _lf(record["text"])
+    problem = text_problem(text, max_control_fraction)
+    nuls = 0 if problem else text.count("\x00")
+    text = text[:SAMPLE_CHARS] if problem else text.replace("\x00", "")
+    _mark(metadata, problem, nuls, len(record["text"]))
+    return Document(id=make_id(SOURCE, metadata["format"], name, str(number)), text=text,
+                    source=SOURCE, added=added, metadata=metadata)
 
 
 def _put(metadata: dict, key: str, value: object) -> None:
@@ -199,6 +298,9 @@ def parse_header(header: str) -> dict[str, str]:
             key = "release_date"
         elif key == "original publication":
             key = "original_publication"
+        elif key == "language" and schema.language_code(value):
+            out.setdefault("language_name", value)  # the header's name; `language` is the ISO code
+            value = schema.language_code(value) or value
         if value:
             out.setdefault(key, value)
     if "gutenberg_id" not in out:

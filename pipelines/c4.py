@@ -19,15 +19,20 @@ import apache_beam as beam
 
 from corpus import c4
 from corpus.document import Document
+from corpus.fileio import mib
 from corpus.ledger import Ledger
 from corpus.rules import Drop
 from corpus.steps.c4 import BadWords, C4Options, CleanLines, English, PageLength, RemoveDuplicateLines, Split
+from corpus.wet import WetLimits
 from pipelines.builder import Config, Shuffle, Source, Stage
 from pipelines.transforms import KeepOnePerKey, ReadFiles, info, reject
 
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
-    reader = partial(c4.read_c4_input, input_format=config[C4Options].input_format, added=config.added)
+    options = config[C4Options]
+    reader = partial(c4.read_c4_input, input_format=options.input_format, added=config.added,
+                     max_line_bytes=mib(options.max_line_mb),
+                     max_record_bytes=config[WetLimits].max_record_bytes())
     return pipeline | "Read C4 or WET" >> ReadFiles(config.input, reader)
 
 
@@ -45,7 +50,7 @@ def stages(config: Config) -> Sequence[Stage]:
     ]
 
 
-SOURCE = Source("c4", __doc__, read, stages, params=(C4Options,))
+SOURCE = Source("c4", __doc__, read, stages, params=(C4Options, WetLimits))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Books: decoding, Gutenberg licence stripping (every header generation), JSON lines, pipeline."""
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -13,9 +14,10 @@ from corpus import books
 from corpus.docfiles import iter_directory
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
+from corpus.ledger import Tally
 from corpus.rules import Drop
 from corpus.samples import require_samples
-from corpus.steps.books import StripLicence
+from corpus.steps.books import CheckDecoding, StripLicence
 
 BODY = (
     "CHAPTER I.\n\nIt was a bright cold day in April, and the clocks were striking.\n\n"
@@ -76,10 +78,10 @@ def _doc(raw: bytes, name: str = "book.txt") -> Document:
     "raw,name,meta",
     [
         (CURRENT.encode("utf-8"), "pg4242.txt",
-         {"title": "A Test Book", "author": "Jane Example", "language": "English",
+         {"title": "A Test Book", "author": "Jane Example", "language": "en", "language_name": "English",
           "release_date": "March 3, 2001", "gutenberg_id": "4242"}),
         (OLDER.encode("ascii"), "777.txt",
-         {"title": "Old Times", "author": "Sam Older", "language": "English",
+         {"title": "Old Times", "author": "Sam Older", "language": "en", "language_name": "English",
           "release_date": "July 26, 2008", "gutenberg_id": "777"}),
         (OLDEST.encode("ascii"), "anc10.txt",
          {"title": "Ancient Days", "author": "Ann Cient", "release_date": "May, 1993", "gutenberg_id": "55"}),
@@ -202,7 +204,7 @@ def test_real_samples_are_stripped(name, encoding, starts, ends, gid):
     out = books.strip_gutenberg(doc)
     assert out.metadata["encoding"] == encoding
     assert out.metadata["gutenberg_header"] == out.metadata["gutenberg_footer"] == "stripped"
-    assert out.metadata["gutenberg_id"] == gid and out.metadata["language"] == "English"
+    assert out.metadata["gutenberg_id"] == gid and out.metadata["language"] == "en"  # ISO code (corpus.schema)
     assert out.text.startswith(starts) and out.text.endswith(ends)
     assert "PROJECT GUTENBERG" not in out.text.upper() and "Produced by" not in out.text
     assert len(out.text) > 0.8 * len(doc.text)
@@ -263,5 +265,70 @@ def test_pipeline_removes_planted_near_duplicate_and_balances(tmp_path):
     assert pair[0] in {d.id for d in docs}
     rejected = gzip.decompress((out / "rejected" / "near_duplicate.jsonl.gz").read_bytes()).decode().splitlines()
     assert [Document.from_json(line).id for line in rejected] == [pair[1]]
-    assert all(d.added == "2026-01-01" and d.source == "books" for d in docs)
+    assert all(d.added == "2026-01-01T00:00:00Z" and d.source == "books" for d in docs)  # canonical on disk
     assert json.loads((out / "stats.json").read_text())["balanced"] is True
+
+
+# ---- honest decoding and bounds (hostile inputs, in-process) -----------------------------------
+def _problem(raw: bytes) -> tuple[str, object]:
+    doc = books.read_gutenberg_text(raw, "x.txt")
+    return doc.metadata["encoding"], doc.metadata.get("decode_problem")
+
+
+def test_utf16_and_utf32_are_decoded_with_or_without_a_bom():
+    text = BODY.replace("bright cold", "bright café cold")
+    for codec, name in (("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"), ("utf-16", "utf-16"),
+                        ("utf-32", "utf-32")):
+        doc = books.read_gutenberg_text(text.encode(codec), "x.txt")
+        assert (doc.text, doc.metadata["encoding"]) == (text, name), codec
+        assert "decode_problem" not in doc.metadata
+    lying = b"Character set encoding: UTF-16\n\nOne caf\xe9 sentence in plain 8-bit text.\n"
+    assert books.decode_text(lying) == (lying.decode("cp1252"), "cp1252")  # not read as UTF-16 mojibake
+
+
+def test_what_is_not_text_is_marked_and_the_step_drops_it():
+    rng = random.Random(3)
+    noise = rng.randbytes(200_000)
+    nul_laden = b"".join(line.encode() + b"\x00" * 8 for line in BODY.split("\n"))
+    interleaved = bytes(b for pair in zip(noise[:50_000], b"\x00" * 50_000) for b in pair)
+    cases = {"random": noise, "nul_laden": nul_laden, "utf16_noise": interleaved,
+             "utf16_bom_odd_length": codecs.BOM_UTF16_LE + "abc".encode("utf-16-le") + b"x"}
+    step = CheckDecoding()
+    for name, raw in cases.items():
+        doc = books.read_gutenberg_text(raw, f"{name}.txt")
+        expected = "bad_encoding" if name.startswith("utf16_bom") else "binary_text"
+        assert doc.metadata.get("decode_problem") == expected, name
+        assert step(doc) == Drop(expected) and len(doc.text) <= books.SAMPLE_CHARS
+    good = books.read_gutenberg_text(BODY.encode() * 10 + b"\x00\x00", "ok.txt")
+    assert step(good) is good and "\x00" not in good.text and good.metadata["nul_removed"] == 2
+
+
+def test_book_file_bounds_and_empty_files():
+    import bz2
+
+    from corpus.fileio import open_decompressed
+
+    bomb = open_decompressed(io.BytesIO(bz2.compress(b"a" * (3 << 20))))
+    assert [e.reason for e in books.read_books(bomb, "bomb.txt.bz2", max_book_bytes=1 << 20)] == ["book_too_large"]
+    assert [e.reason for e in books.read_books(io.BytesIO(b""), "empty.txt")] == ["empty_file"]
+
+
+@pytest.mark.timeout(30)
+def test_json_lines_cost_one_line_each():
+    lines = [
+        b'{"title": "first", "text": "One."}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"title": "big", "text": "' + b"x" * 300_000 + b'"}',
+        b'{"title": "latin", "text": "caf\xe9"}',
+        b'{"title": "nan", "text": "Two.", "meta": {"score": NaN, "ok": 1}}',
+        b'{"title": "binary", "text": "' + b"\\u0000" * 1000 + b'"}',
+        b'{"title": "n", "text": 1' + b"0" * 5000 + b"}",
+    ]
+    items = list(books.read_json_lines(io.BytesIO(b"\n".join(lines)), "p.jsonl", max_line_bytes=250_000))
+    docs = [i for i in items if isinstance(i, Document)]
+    assert [d.metadata["title"] for d in docs] == ["first", "nan", "binary"]
+    assert docs[1].metadata["meta"] == {"ok": 1}
+    assert docs[2].metadata["decode_problem"] == "binary_text"
+    assert [i.reason for i in items if isinstance(i, ReadError)] == ["malformed_json", "line_too_long",
+                                                                   "bad_encoding", "malformed_json"]
+    assert [i for i in items if isinstance(i, Tally)] == [Tally({"info:nonfinite_values_removed": 1})]

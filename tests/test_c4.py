@@ -14,6 +14,7 @@ import pytest
 from corpus import c4
 from corpus.document import Document
 from corpus.fileio import ReadError, open_path
+from corpus.ledger import Tally
 from corpus.rules import Drop
 
 P = c4.VARIANTS["tfds"]
@@ -244,7 +245,8 @@ def wet_bytes(body: str) -> bytes:
 
 def test_read_wet_builds_tfds_page_text_and_metadata():
     body = "Title Here\n" + "\n".join(GOOD[:3]) + "\nContent-Disposition: gone.\n"
-    (page,) = list(c4.read_c4_input(open_gz(wet_bytes(body)), "x.wet.gz", added="2026-01-01"))
+    info, page = list(c4.read_c4_input(open_gz(wet_bytes(body)), "x.wet.gz", added="2026-01-01"))
+    assert info == Tally({"info:wet_record_warcinfo": 1})
     assert page.text == "Title Here\n" + "\n".join(GOOD[:3])
     assert page.metadata == {"url": "http://www.example.com/x?utm_a=1", "timestamp": "2019-04-20T10:00:00Z",
                              "content-type": "text/plain", "content-length": str(len(body.encode()))}
@@ -271,6 +273,58 @@ def test_read_c4_json_accepts_timestamp_or_date_and_reports_bad_lines():
         assert errors == ["malformed_json", "c4_missing_field"]
 
 
+def _c4_line(name: str, **fields) -> bytes:
+    record = {"text": f"{name} text.", "url": f"https://{name}.example", "timestamp": "2019-04-22T00:00:00Z"}
+    return (json.dumps({**record, **fields}) + "\n").encode("utf-8")
+
+
+@pytest.mark.timeout(30)
+def test_read_c4_json_costs_one_line_per_hostile_line():
+    """Each bad line is one counted error; the good lines around it, before and after, are kept."""
+    hostile = [
+        (b'{"text": "caf\xe9 latin-1", "url": "https://latin.example"}\n', "bad_encoding"),
+        (b'{"text": "n", "url": "https://n.example", "n": ' + b"9" * 5000 + b"}\n", "malformed_json"),
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", "malformed_json"),
+        (_c4_line("dict", text={"a": 1}), "bad_record"),
+        (_c4_line("number", text=12), "bad_record"),
+        (_c4_line("url", url=["https://x"]), "bad_record"),
+        (_c4_line("ts", timestamp={"y": 2019}), "bad_record"),
+        (b'["an", "array"]\n', "bad_record"),
+        (b'{"text": "' + b"x" * 300_000 + b'", "url": "https://long.example"}\n', "line_too_long"),
+    ]
+    raw = _c4_line("first") + b"".join(line + _c4_line(f"good{i}") for i, (line, _) in enumerate(hostile))
+    out = list(c4.read_c4_input(bz2_stream(raw), "f", max_line_bytes=250_000))
+    docs = [o.metadata["url"] for o in out if isinstance(o, Document)]
+    assert docs == ["https://first.example"] + [f"https://good{i}.example" for i in range(len(hostile))]
+    assert [o.reason for o in out if isinstance(o, ReadError)] == [reason for _, reason in hostile]
+
+
+def test_nonfinite_numbers_never_reach_a_document():
+    raw = (b'{"text": "t.", "url": "https://nan.example", "content-length": NaN, "x": [Infinity, 1e999]}\n'
+           b'\xef\xbb\xbf' + _c4_line("after"))
+    out = list(c4.read_c4_input(io.BytesIO(b"\xef\xbb\xbf" + raw), "f"))
+    docs = [o for o in out if isinstance(o, Document)]
+    assert [o for o in out if isinstance(o, Tally)] == [Tally({"info:nonfinite_values_removed": 3})]
+    assert "content-length" not in docs[0].metadata
+    json.dumps(docs[0].metadata, allow_nan=False)  # strict JSON
+    assert [o.reason for o in out if isinstance(o, ReadError)] == ["malformed_json"]  # a BOM mid-file
+
+
+def test_empty_input_is_flagged():
+    from corpus.fileio import open_decompressed
+
+    for raw in (b"", gzip.compress(b"")):
+        assert [o.reason for o in c4.read_c4_input(open_decompressed(io.BytesIO(raw)), "f")] == ["empty_file"]
+
+
+def bz2_stream(raw: bytes):
+    import bz2
+
+    from corpus.fileio import open_decompressed
+
+    return open_decompressed(io.BytesIO(bz2.compress(raw)))
+
+
 def open_gz(raw: bytes):
     from corpus.fileio import open_decompressed
 
@@ -284,7 +338,7 @@ def test_sniffing_and_forced_format():
     (err,) = list(c4.read_c4_input(io.BytesIO(b"<html></html>"), "p"))
     assert err.reason == "unknown_input_format"
     wet = wet_bytes("\n".join(GOOD[:3]))
-    assert [type(o) for o in c4.read_c4_input(io.BytesIO(wet), "p", input_format="wet")] == [Document]
+    assert [type(o) for o in c4.read_c4_input(io.BytesIO(wet), "p", input_format="wet")] == [Tally, Document]
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,9 +470,9 @@ def test_pipeline_accounting_and_byte_identical_reruns(tmp_path):
     # One rejected sample file per drop reason, holding the page as the dropping step saw it.
     rejected = tmp_path / "out0" / "rejected"
     assert sorted(p.name for p in rejected.iterdir()) == sorted(f"{r}.jsonl.gz" for r in ledger.dropped)
-    bad = [json.loads(line) for line in gzip.open(rejected / "badwords.jsonl.gz")]
+    bad = [Document.from_json(line).to_record() for line in gzip.open(rejected / "badwords.jsonl.gz")]
     assert [r["metadata"]["url"] for r in bad] == ["https://bad.example.org/"]
-    written = {json.loads(line)["metadata"]["url"]: json.loads(line)
+    written = {Document.from_json(line).metadata["url"]: Document.from_json(line).to_record()
                for line in gzip.decompress(outputs[0]).decode().splitlines()}
     assert sorted(written) == ["http://example.org/dup", "http://www.example.com/x?utm_a=1"]
     # The crawl page (md5("example.com/x") < md5("example.org/dup")) keeps the shared lines.

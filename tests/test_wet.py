@@ -8,15 +8,17 @@ import pytest
 
 from corpus.document import Document
 from corpus.fileio import ReadError, guarded, open_decompressed, open_path
+from corpus.ledger import Tally
 from corpus.rules import Drop
 from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
 from corpus.wet import cc_segment, is_wet_file, iter_wet_records, read_wet
 from tests.wet_fixtures import english_page, warcinfo, wet_record, write_wet
 
 
-def _read(data: bytes, path: str = "x.wet") -> list:
+def _read(data: bytes, path: str = "x.wet", counts: bool = False) -> list:
+    """Documents and ReadErrors of one WET file (and the info counts when `counts`)."""
     stream = open_decompressed(io.BytesIO(data))
-    return list(guarded(read_wet(stream, path), path))
+    return [i for i in guarded(read_wet(stream, path), path) if counts or not isinstance(i, Tally)]
 
 
 def test_fields_title_and_lines():
@@ -28,7 +30,7 @@ def test_fields_title_and_lines():
     assert md["title"] == "The Title"
     assert md["url"] == "https://www.example.com/a/b?q=1"
     assert md["source_domain"] == "www.example.com"
-    assert md["date_download"] == "2019-02-15T19:15:59Z"
+    assert md["timestamp"] == "2019-02-15T19:15:59Z"
     assert md["digest"].startswith("sha1:")
     assert md["length"] == len("The Title\n  first line  \nsecond line".encode())
     assert md["nlines"] == 2
@@ -51,8 +53,9 @@ def test_compressions(tmp_path, compression):
     records = [wet_record(f"http://e.example/{t}", t, english_page(t)) for t in ("apples", "pears", "plums")]
     path = write_wet(tmp_path / f"f.{compression}.wet.gz", records, compression)
     with open_path(str(path)) as stream:
-        docs = list(guarded(read_wet(stream, str(path)), str(path)))
-    assert [d.metadata["title"] for d in docs] == ["apples", "pears", "plums"]
+        items = list(guarded(read_wet(stream, str(path)), str(path)))
+    assert [d.metadata["title"] for d in items if isinstance(d, Document)] == ["apples", "pears", "plums"]
+    assert [i for i in items if not isinstance(i, Document)] == [Tally({"info:wet_record_warcinfo": 1})]
 
 
 def test_truncated_gzip_keeps_records_before_the_break(tmp_path):
@@ -89,7 +92,7 @@ def test_bad_records_are_errors_not_crashes():
     urls = [i.metadata["url"] for i in items if isinstance(i, Document)]
     reasons = sorted(i.reason for i in items if isinstance(i, ReadError))
     assert "http://good.example/" in urls and "http://last.example/" in urls
-    assert "wet_bad_content_length" in reasons
+    assert "bad_content_length" in reasons
     assert "wet_header_too_long" in reasons
     assert "wet_missing_url" in reasons
     assert len(reasons) >= 4
@@ -101,7 +104,7 @@ def test_record_too_large_is_skipped():
     stream = io.BytesIO(warcinfo() + big + small)
     items = list(iter_wet_records(stream, "p", max_record_bytes=1000))
     reasons = [i.reason for i in items if isinstance(i, ReadError)]
-    assert reasons == ["wet_record_too_large"]
+    assert reasons == ["record_too_large"]
     assert [i.header("WARC-Target-URI") for i in items if not isinstance(i, ReadError)][-1] == "http://small.example/"
 
 
@@ -156,3 +159,63 @@ def test_real_wet_sample_reads_every_conversion_record(samples):
         docs = [i for i in guarded(read_wet(stream, str(path)), str(path)) if isinstance(i, Document)]
     assert len(docs) == expected
     assert all(d.metadata["nlines"] == len(d.text.split("\n")) for d in docs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fidelity on hostile records: a wrong length never swallows a page, every record is counted
+# ---------------------------------------------------------------------------------------------
+def _page(name: str) -> bytes:
+    return wet_record(f"http://{name}.example/", name, english_page(name))
+
+
+def _with_length(record: bytes, delta: int) -> bytes:
+    head, sep, body = record.partition(b"\r\n\r\n")
+    length = int(head.rsplit(b"Content-Length: ", 1)[1])
+    return head.replace(b"Content-Length: %d" % length, b"Content-Length: %d" % (length + delta)) + sep + body
+
+
+@pytest.mark.parametrize("delta", [150, 40, -30])
+def test_a_wrong_content_length_costs_only_its_own_record(delta):
+    data = warcinfo() + _page("first") + _with_length(_page("liar"), delta) + _page("next") + _page("last")
+    items = _read(data)
+    docs = [i for i in items if isinstance(i, Document)]
+    assert [d.metadata["url"] for d in docs] == ["http://first.example/", "http://next.example/",
+                                                 "http://last.example/"]
+    assert [i.reason for i in items if isinstance(i, ReadError)] == ["bad_content_length"]
+    assert all("WARC" not in d.text for d in docs)  # no header swallowed into a page
+
+
+def test_record_types_are_counted_and_a_missing_type_is_an_error():
+    untyped = _page("untyped").replace(b"WARC-Type: conversion\r\n", b"")
+    response = _page("resp").replace(b"WARC-Type: conversion", b"WARC-Type: response")
+    strange = _page("odd").replace(b"WARC-Type: conversion", b"WARC-Type: Zz!")
+    items = _read(warcinfo() + untyped + response + strange + _page("kept"), counts=True)
+    counts = Tally()
+    for item in items:
+        if isinstance(item, Tally):
+            counts.update(item)
+    assert counts == {"info:wet_record_warcinfo": 1, "info:wet_record_response": 1, "info:wet_record_other": 1}
+    assert [i.reason for i in items if isinstance(i, ReadError)] == ["wet_missing_type"]
+    assert [i.metadata["url"] for i in items if isinstance(i, Document)] == ["http://kept.example/"]
+
+
+@pytest.mark.parametrize("data", [b"", gzip.compress(b"", mtime=0)])
+def test_an_empty_file_is_flagged(data):
+    assert [i.reason for i in _read(data)] == ["empty_file"]
+
+
+def test_zstd_wet_is_read_like_gzip():
+    import zstandard
+
+    plain = warcinfo() + _page("alpha") + _page("beta")
+    frames = b"".join(zstandard.ZstdCompressor().compress(part) for part in (plain[:500], plain[500:]))
+    assert [d.metadata["url"] for d in _read(frames)] == [d.metadata["url"] for d in _read(plain)]
+    assert len(_read(frames)) == 2
+
+
+@pytest.mark.parametrize("magic", [b"BZh9", b"\x28\xb5\x2f\xfd", b"\x1f\x8b\x08\x00", b"\xfd7zXZ\x00"])
+def test_random_bytes_behind_a_magic_number_are_corrupt_compression(magic):
+    import random
+
+    noise = random.Random(7).randbytes(5000)
+    assert [i.reason for i in _read(magic + noise)] == ["corrupt_compression"]

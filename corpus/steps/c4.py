@@ -27,6 +27,8 @@ class C4Options:
                                            "langdetect probability of `en` a page needs (TFDS 0.99)")
     badwords_file: Optional[str] = param(None, "word list, one per line (default: the bundled LDNOOBW en list, "
                                                "corpus/data/ldnoobw_en.txt)")
+    max_line_mb: float = param(c4.MAX_LINE_MB, "skip (error:line_too_long) a C4 JSON line longer than this (MiB); "
+                                               "released C4 lines are under 1.2 MB")
 
     def thresholds(self) -> c4.C4Params:
         """The variant's thresholds with the flags that override them."""
