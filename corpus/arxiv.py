@@ -8,9 +8,12 @@ Inputs, all read as streams in memory (nothing is extracted to disk):
 
 Safety: member paths that are absolute or contain `..`, links and devices are refused; members
 larger than `max_member_bytes` are refused from their header, without reading their data (a
-seekable input seeks past them); a paper keeps at most `max_paper_bytes` of text and a stream is
-read for at most `max_archive_bytes`. Each refusal is a `ReadError` with its reason; the rest of
-the archive is still read.
+seekable input seeks past them); a paper keeps at most `max_paper_bytes` of text from at most
+`max_members` members, a bulk tar's `.gz` paper is decompressed for at most `max_paper_stream_bytes`
+and a stream is read for at most `max_archive_bytes`. Members are streamed one at a time (tarfile's
+own iteration would keep every header: a tar of 100,000 members), each read into a buffer of its
+own size. Each refusal is a `ReadError` with its reason; the rest of the archive is still read.
+A member mtime out of range (`year 36812`) is counted (`bad_mtime`) and ignored.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from corpus import latex
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
 from corpus.latex_comments import remove_iffalse, strip_comments
-from corpus.latex_macros import MAX_MACRO_DEPTH
+from corpus.latex_macros import MacroBudget
 from corpus.rules import Drop, Outcome
 from corpus.step import param
 
@@ -52,9 +55,17 @@ class Limits:
     max_paper_bytes: int = param(64 << 20, "most text bytes kept for one paper (else paper_too_large)")
     max_archive_bytes: int = param(2 << 30, "most bytes read from one decompressed input stream, a bulk tar's "
                                             "papers each counted apart (else archive_too_large)")
+    max_paper_stream_bytes: int = param(1 << 30, "most bytes decompressed from one bulk tar's .gz paper (a gzip "
+                                                 "bomb; else paper_stream_too_large)")
+    max_members: int = param(100_000, "most members (files, figures, directories) of one paper's tar; the "
+                                      "paper is refused past them (too_many_members)")
+    max_input_growth: int = param(4, "the paper with its \\input files inlined may be this many times its "
+                                     "text files (+64 KiB), else input_budget (inputs that multiply)")
 
 
 MAX_INPUT_DEPTH = 8  # \input nesting followed by `assemble`
+MAX_MTIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second `datetime` can name
+_INCLUDE_COST = 64  # characters charged per \input inlined, so empty files cannot multiply for free
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,32 +235,46 @@ def read_documents(stream: BinaryIO, path: str, limits: Limits = Limits(),
                    added: str = "") -> Iterator[Union[Document, ReadError]]:
     """Reader for `ReadFiles`: each paper of one input file as its assembled document."""
     for item in read_arxiv(stream, path, limits):
-        yield paper_to_document(item, added) if isinstance(item, Paper) else item
+        if not isinstance(item, Paper):
+            yield item
+            continue
+        try:
+            yield paper_to_document(item, added, limits.max_input_growth)
+        except InputBudgetExceeded as exc:
+            yield ReadError("input_budget", item.origin, str(exc))
 
 
 def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], limits: Limits,
-                    allow_nested: bool) -> Iterator[Union[Paper, ReadError]]:
+                    allow_nested: bool, max_bytes: Optional[int] = None) -> Iterator[Union[Paper, ReadError]]:
     seekable = _random_access(stream)
     start = stream.tell() if seekable else 0
     head = _read_head(stream)
     if not _looks_like_tar(head):
         yield from _single_file(head, stream, origin, ident, limits)
         return
+    over_budget = "archive_too_large" if max_bytes is None else "paper_stream_too_large"
+    max_bytes = limits.max_archive_bytes if max_bytes is None else max_bytes
     if seekable:
         stream.seek(start)
-        budget = _Budget(stream, limits.max_archive_bytes)
+        budget = _Budget(stream, max_bytes)
         tar = tarfile.open(fileobj=budget, mode="r:")  # type: ignore[arg-type]
     else:
-        budget = _Budget(stream, limits.max_archive_bytes, head)
+        budget = _Budget(stream, max_bytes, head)
         tar = tarfile.open(fileobj=io.BufferedReader(budget, 1 << 16), mode="r|")  # type: ignore[arg-type]
     files: list[tuple[str, bytes]] = []
-    kept = skipped = nested = 0
+    kept = skipped = nested = members = bad_mtimes = 0
     mtime: Optional[int] = None
     try:
-        for member in tar:
+        for member in _members(tar):
+            name = safe_member_name(member.name)
+            inner = parse_arxiv_id(name) if allow_nested and name and name.lower().endswith(".gz") else None
+            if inner is None:
+                members += 1
+                if members > limits.max_members:
+                    yield ReadError("too_many_members", origin, f"over {limits.max_members} members")
+                    return
             if member.isdir():
                 continue
-            name = safe_member_name(member.name)
             if name is None:
                 skipped += 1
                 yield ReadError("unsafe_member_path", origin, member.name)
@@ -258,9 +283,7 @@ def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], lim
                 skipped += 1
                 yield ReadError("link_or_device_member", origin, member.name)
                 continue
-            inner = parse_arxiv_id(name) if allow_nested and name.lower().endswith(".gz") else None
-            wanted = inner is not None or _ext(name) in TEXT_EXTENSIONS
-            if not wanted:
+            if inner is None and _ext(name) not in TEXT_EXTENSIONS:
                 skipped += 1  # a figure or other binary: never read
                 continue
             if member.size > limits.max_member_bytes:
@@ -268,20 +291,24 @@ def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], lim
                 yield ReadError("member_too_large", origin, f"{member.name}: {member.size} bytes")
                 continue
             handle = tar.extractfile(member)
-            data = handle.read(limits.max_member_bytes + 1) if handle is not None else b""
+            data = handle.read(member.size) if handle is not None else b""  # a buffer of the member's size
+            member_mtime = valid_mtime(member.mtime)
             if inner is not None:
                 nested += 1
                 budget.consumed -= len(data)  # a bulk tar's papers are budgeted one by one
-                yield from _read_nested(data, f"{origin}!{name}", inner, member.mtime, limits)
+                yield from _read_nested(data, f"{origin}!{name}", inner, member_mtime, limits)
                 continue
             if kept + len(data) > limits.max_paper_bytes:
                 yield ReadError("paper_too_large", origin, f"over {limits.max_paper_bytes} bytes of text")
                 return
             kept += len(data)
             files.append((name, data))
-            mtime = member.mtime if mtime is None else max(mtime, int(member.mtime))
+            if member_mtime is None:
+                bad_mtimes += 1
+            else:
+                mtime = member_mtime if mtime is None else max(mtime, member_mtime)
     except _OverBudget:
-        yield ReadError("archive_too_large", origin, f"read over {limits.max_archive_bytes} bytes")
+        yield ReadError(over_budget, origin, f"read over {max_bytes} bytes")
         return
     except tarfile.TarError as exc:
         yield ReadError("corrupt_archive", origin, str(exc))
@@ -291,7 +318,29 @@ def _read_container(stream: BinaryIO, origin: str, ident: Optional[ArxivId], lim
     if ident is None:
         yield ReadError("no_arxiv_id", origin, "the file name holds no arXiv id")
         return
+    if bad_mtimes:
+        yield ReadError("bad_mtime", origin, f"{bad_mtimes} members with an mtime out of range")
     yield Paper(ident.id, ident.yymm, ident.version, origin, tuple(files), mtime, skipped)
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members one at a time; tarfile's own iteration keeps every `TarInfo` it has read."""
+    while True:
+        member = tar.next()
+        if member is None:
+            return
+        tar.members.clear()
+        yield member
+
+
+def valid_mtime(value: object) -> Optional[int]:
+    """An mtime `datetime` can represent (0 to year 9999), else None: a tar header may hold any
+    number (GNU base-256, pax floats, inf, nan)."""
+    try:
+        seconds = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if 0 <= seconds <= MAX_MTIME else None
 
 
 def _single_file(head: bytes, stream: BinaryIO, origin: str, ident: Optional[ArxivId],
@@ -305,14 +354,15 @@ def _single_file(head: bytes, stream: BinaryIO, origin: str, ident: Optional[Arx
     if len(data) > limits.max_member_bytes:
         yield ReadError("member_too_large", origin, f"over {limits.max_member_bytes} bytes")
         return
-    mtime = getattr(stream, "mtime", None)  # the gzip header's, for a gzipped .tex
+    # The gzip header's, for a gzipped .tex (on the GzipFile, or the raw side of a buffered one).
+    mtime = valid_mtime(getattr(stream, "mtime", None) or getattr(getattr(stream, "raw", None), "mtime", None))
     files: tuple[tuple[str, bytes], ...] = ()
     if not data.startswith(b"%PDF"):
         files = ((posixpath.basename(ident.id) + ".tex", data),)
-    yield Paper(ident.id, ident.yymm, ident.version, origin, files, int(mtime) if mtime else None, 0 if files else 1)
+    yield Paper(ident.id, ident.yymm, ident.version, origin, files, mtime or None, 0 if files else 1)
 
 
-def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
+def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: Optional[int],
                  limits: Limits) -> Iterator[Union[Paper, ReadError]]:
     """One `.gz` member of a bulk tar: gzip of a tarball or of a single .tex."""
     if len(data) > limits.max_member_bytes:
@@ -321,9 +371,10 @@ def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
     raw = io.BytesIO(data)
     stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if data[:2] == b"\x1f\x8b" else raw  # type: ignore[assignment]
     try:
-        for item in _read_container(stream, origin, ident, limits, allow_nested=False):
-            if isinstance(item, Paper) and item.mtime is None:
-                item = Paper(item.arxiv_id, item.yymm, item.version, item.origin, item.files, int(mtime), item.skipped)
+        for item in _read_container(stream, origin, ident, limits, allow_nested=False,
+                                    max_bytes=min(limits.max_paper_stream_bytes, limits.max_archive_bytes)):
+            if isinstance(item, Paper) and item.mtime is None and mtime:
+                item = Paper(item.arxiv_id, item.yymm, item.version, item.origin, item.files, mtime, item.skipped)
             yield item
     except (EOFError, OSError, zlib.error) as exc:  # one broken paper must not end the bulk tar
         reason = "truncated_input" if isinstance(exc, EOFError) else "corrupt_compression"
@@ -334,10 +385,12 @@ def _read_nested(data: bytes, origin: str, ident: ArxivId, mtime: int,
 # Assembling a paper's LaTeX: main file, \input / \include inlined, local packages
 # --------------------------------------------------------------------------------------------
 _DOCCLASS = re.compile(r"\\document(?:class|style)(?![A-Za-z])")
+# Package options are looked for within 2,000 characters: an unbounded `[^\]]*` rescans the rest
+# of the text for each of many `\usepackage[` without their `]`.
 _INPUT = re.compile(
     r"\\(?P<cmd>input|include|subfile)(?![A-Za-z@])\s*\{(?P<file>[^{}]*)\}"
     r"|\\(?P<icmd>import|subimport|inputfrom|subinputfrom)\*?\s*\{(?P<dir>[^{}]*)\}\s*\{(?P<ifile>[^{}]*)\}"
-    r"|\\(?P<pcmd>usepackage|RequirePackage)\s*(?:\[[^\]]*\]\s*)?\{(?P<pkgs>[^{}]*)\}"
+    r"|\\(?P<pcmd>usepackage|RequirePackage)\s*(?:\[[^\]]{0,2000}\]\s*)?\{(?P<pkgs>[^{}]*)\}"
     r"|\\input[ \t]+(?P<bare>[^\s{}\\%]+)"
 )
 
@@ -350,6 +403,17 @@ class Assembled:
     missing_inputs: int = 0
     source_chars: int = 0  # characters of the used files as written
     encoding_fallback: bool = False
+    budget: int = 0  # characters (and _INCLUDE_COST per inclusion) inlining may still add
+    _used: set[str] = field(default_factory=set)
+
+    def use(self, name: str) -> None:
+        if name not in self._used:
+            self._used.add(name)
+            self.used.append(name)
+
+
+class InputBudgetExceeded(Exception):
+    """The `\\input`s of a paper multiply past its budget (the reader counts `input_budget`)."""
 
 
 def decode_tex(data: bytes) -> tuple[str, bool]:
@@ -375,9 +439,12 @@ def choose_main(sources: dict[str, str]) -> Optional[str]:
                                           -len(sources[n]), n))
 
 
-def assemble(paper: Paper, max_depth: int = MAX_INPUT_DEPTH) -> Assembled:
+def assemble(paper: Paper, max_depth: int = MAX_INPUT_DEPTH, max_growth: int = 4) -> Assembled:
     """The paper's LaTeX as one text: comments (and `\\iffalse` blocks) stripped per file, inputs
-    and local packages inlined; commented-out `\\input`s are not followed."""
+    and local packages inlined; commented-out `\\input`s are not followed.
+
+    Raises `InputBudgetExceeded` when the inlined text would pass `max_growth` times the text
+    files (+64 KiB): `\\input`s that multiply (ten inputs of a file with ten inputs ...)."""
     sources: dict[str, str] = {}
     raw_chars: dict[str, int] = {}
     fallback = False
@@ -390,7 +457,8 @@ def assemble(paper: Paper, max_depth: int = MAX_INPUT_DEPTH) -> Assembled:
     if not tex_files:
         return Assembled("", None, encoding_fallback=fallback)
     main = choose_main(sources)
-    state = Assembled("", main, encoding_fallback=fallback)
+    budget = max_growth * sum(len(t) for t in sources.values()) + (1 << 16)
+    state = Assembled("", main, encoding_fallback=fallback, budget=budget)
     if main is not None:
         roots = [main]
     else:
@@ -399,7 +467,7 @@ def assemble(paper: Paper, max_depth: int = MAX_INPUT_DEPTH) -> Assembled:
         roots = sorted(n for n in tex_files if n not in inputted) or sorted(tex_files)
     parts = []
     for root in roots:
-        state.used.append(root)
+        state.use(root)
         parts.append(_inline(sources[root], root, sources, state, (root,), max_depth))
     state.text = "\n".join(parts)
     state.source_chars = sum(raw_chars[n] for n in state.used)
@@ -459,8 +527,10 @@ def _inline(text: str, here: str, sources: dict[str, str], state: Assembled, sta
                 if not package and hit is None:
                     state.missing_inputs += 1
                 continue
-            if hit not in state.used:
-                state.used.append(hit)
+            state.use(hit)
+            state.budget -= len(sources[hit]) + _INCLUDE_COST
+            if state.budget < 0:
+                raise InputBudgetExceeded(f"inlining {hit} once more passes the paper's input budget")
             pieces.append(_inline(sources[hit], hit, sources, state, stack + (hit,), depth - 1))
         if not pieces:
             return m.group(0)
@@ -474,12 +544,12 @@ def _inline(text: str, here: str, sources: dict[str, str], state: Assembled, sta
 # --------------------------------------------------------------------------------------------
 # Paper -> document -> cleaned document
 # --------------------------------------------------------------------------------------------
-def paper_to_document(paper: Paper, added: str = "") -> Document:
+def paper_to_document(paper: Paper, added: str = "", max_input_growth: int = 4) -> Document:
     """The assembled source as the document text; the cleaning rule rewrites it."""
-    assembled = assemble(paper)
+    assembled = assemble(paper, max_growth=max_input_growth)
+    mtime = valid_mtime(paper.mtime)
     timestamp = (
-        dt.datetime.fromtimestamp(paper.mtime, dt.timezone.utc).isoformat()
-        if paper.mtime else yymm_timestamp(paper.yymm)
+        dt.datetime.fromtimestamp(mtime, dt.timezone.utc).isoformat() if mtime else yymm_timestamp(paper.yymm)
     )
     metadata = {
         "arxiv_id": paper.arxiv_id,
@@ -500,13 +570,16 @@ def paper_to_document(paper: Paper, added: str = "") -> Document:
     return Document(make_id(SOURCE, paper.arxiv_id), assembled.text, SOURCE, added, metadata)
 
 
-def clean_document(doc: Document, keep_appendix: bool = False, max_macro_depth: int = MAX_MACRO_DEPTH) -> Outcome:
-    """The Lewkowycz et al. cleaning of one paper: drops `no_tex`, `no_section`, `empty_text`."""
+def clean_document(doc: Document, keep_appendix: bool = False, budget: MacroBudget = MacroBudget()) -> Outcome:
+    """The Lewkowycz et al. cleaning of one paper: drops `no_tex`, `no_section`, `macro_budget` (a
+    macro bomb, or a paper too pathological to expand within the budget), `empty_text`."""
     if not doc.metadata.get("tex_files"):
         return Drop("no_tex")
-    cleaned = latex.clean_latex(doc.text, keep_appendix=keep_appendix, max_depth=max_macro_depth)
+    cleaned = latex.clean_latex(doc.text, keep_appendix=keep_appendix, budget=budget)
     if cleaned.text is None:
         return Drop("no_section")
+    if cleaned.expansion.budget_exceeded:
+        return Drop("macro_budget")
     if not cleaned.text.strip():
         return Drop("empty_text")
     stats = {
@@ -516,8 +589,6 @@ def clean_document(doc: Document, keep_appendix: bool = False, max_macro_depth: 
     }
     if cleaned.expansion.depth_exceeded:
         stats["macro_depth_exceeded"] = True
-    if cleaned.expansion.growth_limited:
-        stats["macro_growth_limited"] = True
     return doc.with_text(cleaned.text).with_metadata(**stats)
 
 

