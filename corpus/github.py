@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterator, Optional, Sequence, Union
@@ -24,6 +25,7 @@ from typing import BinaryIO, Callable, Iterator, Optional, Sequence, Union
 from corpus import licenses, paths
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
+from corpus.lines import bounded_lines
 from corpus.rules import Drop, Outcome, Rule
 from corpus.step import param
 
@@ -106,7 +108,7 @@ def file_document(repo_name: str, path: str, text: str, found: licenses.LicenseM
         metadata={
             "repo_name": repo_name,
             "path": path,
-            "language": programming_language(path),
+            "programming_language": programming_language(path),
             "size": len(text.encode("utf-8")) if size is None else size,
             "content_status": content_status,
             **license_metadata(found),
@@ -115,34 +117,95 @@ def file_document(repo_name: str, path: str, text: str, found: licenses.LicenseM
     )
 
 
-_OWN_KEYS = {"language", "size", "content_status", "license_status", "license_source", "hash", "tokens",
+_OWN_KEYS = {"language", "programming_language", "size", "content_status", "license_status", "license_source", "hash", "tokens",
              "tokenizer", "line_count", "max_line_length", "avg_line_length", "alnum_fraction",
              "alpha_per_token", "header_removed", "repo_kind"}
 
 
-def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "") -> Iterator[Union[Document, ReadError]]:
-    """One BigQuery export file: a JSON object per line with repo_name, path, content, license."""
-    for lineno, raw in enumerate(stream, 1):
+MAX_RECORD_BYTES = 32 << 20  # a BigQuery row holds < 1 MiB of content; JSON escapes grow it at most 6x
+
+
+def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "",
+                        max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[Union[Document, ReadError]]:
+    """One BigQuery export file: a JSON object per line with repo_name, path, content, license.
+
+    Each line is one record or one counted fault: `record_too_large` (longer than
+    `max_record_bytes`, skipped without being held), `malformed_json` (not JSON, a 5,000-digit
+    number, nesting too deep) or `bad_record` (not an object, or a field of the wrong type, e.g.
+    `license: {...}`, or a name that is not valid Unicode). Content with a lone surrogate is
+    dropped as `bad_encoding`; metadata values that strict JSON cannot hold (NaN, Infinity,
+    integers beyond 64 bits) are left out.
+    """
+    for lineno, raw in enumerate(bounded_lines(stream, max_record_bytes), 1):
+        if raw is None:
+            yield ReadError("record_too_large", path, f"line {lineno}: over {max_record_bytes} bytes")
+            continue
         if not raw.strip():
             continue
         try:
             row = json.loads(raw)
-            repo, fpath = str(row["repo_name"]), str(row["path"])
-        except (ValueError, KeyError, TypeError) as exc:
-            yield ReadError("malformed_json", path, f"line {lineno}: {type(exc).__name__}: {exc}")
+        except (ValueError, RecursionError) as exc:
+            yield ReadError("malformed_json", path, f"line {lineno}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
-        content = row.get("content")
-        extra = {(f"bq_{k}" if k in _OWN_KEYS else k): v for k, v in row.items()
-                 if k not in ("content", "repo_name", "path", "license")
-                 and isinstance(v, (str, int, float, bool, type(None)))}
-        status = "ok"
-        if content is None:
-            status = "binary" if row.get("binary") else "no_content"
-            content = ""
-        elif row.get("binary"):
-            status, content = "binary", ""
-        yield file_document(repo, fpath, str(content), bigquery_license(row.get("license")), added,
-                            content_status=status, **extra)
+        problem = _row_problem(row)
+        if problem:
+            yield ReadError("bad_record", path, f"line {lineno}: {problem}")
+            continue
+        yield _row_document(row, added)
+
+
+def _row_problem(row: object) -> Optional[str]:
+    """Why a parsed line is not a usable `github_repos` row, or None."""
+    if not isinstance(row, dict):
+        return f"a JSON {type(row).__name__}, not an object"
+    for key in ("repo_name", "path"):
+        if not isinstance(row.get(key), str) or not row[key] or not _encodable(row[key]):
+            return f"{key} is {type(row.get(key)).__name__}, not a non-empty valid string"
+    for key in ("content", "license"):
+        if not isinstance(row.get(key), (str, type(None))):
+            return f"{key} is {type(row[key]).__name__}, not a string"
+    if row.get("license") is not None and not _encodable(row["license"]):
+        return "license is not valid Unicode"
+    if not isinstance(row.get("binary"), (bool, type(None))):
+        return f"binary is {type(row['binary']).__name__}, not a boolean"
+    return None
+
+
+def _row_document(row: dict, added: str) -> Document:
+    content = row.get("content")
+    extra = {(f"bq_{k}" if k in _OWN_KEYS else k): v for k, v in row.items()
+             if k not in ("content", "repo_name", "path", "license") and _strict_scalar(k, v)}
+    status = "ok"
+    if content is None:
+        status = "binary" if row.get("binary") else "no_content"
+        content = ""
+    elif row.get("binary"):
+        status, content = "binary", ""
+    elif not _encodable(content):
+        status, content = "bad_encoding", ""
+    return file_document(row["repo_name"], row["path"], content, bigquery_license(row.get("license")), added,
+                         content_status=status, **extra)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # a lone surrogate (`"\ud800"` in the JSON)
+        return False
+
+
+def _strict_scalar(key: str, value: object) -> bool:
+    """A metadata value that strict JSON, Parquet and UTF-8 can all hold."""
+    if not _encodable(key):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        return -(1 << 63) <= value < (1 << 63)
+    if isinstance(value, str):
+        return _encodable(value)
+    return value is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,7 +238,8 @@ def path_rule(doc: Document) -> Outcome:
 
 
 _CONTENT_DROPS = {"binary": "binary_file", "too_large": "file_too_large", "no_content": "no_content",
-                  "unreadable": "unreadable_file", "not_read": "not_read"}
+                  "unreadable": "unreadable_file", "not_read": "not_read", "special": "special_file",
+                  "bad_encoding": "bad_encoding"}
 
 
 def content_rule(doc: Document) -> Outcome:

@@ -6,21 +6,25 @@ candidate folders (`list_candidates`, `listed_candidates`: one directory listing
 workers name them (`name_candidate`), choose (`is_wanted`, `selection_key`), find each
 repository's licence and files (`discover`) and read them with `read_repo`, which turns every
 file into a document (empty when it cannot be kept) so the rules of `corpus.github` account for
-each one. Local by definition: folders are walked with `os`,
-files opened through `corpus.paths`. Pure Python, no Beam.
+each one. Local by definition: folders are walked and files read with `corpus.localtree`, which
+never opens a path outside the input tree (absolute or `..` RECORD entries, links out) nor a
+FIFO, socket or device; each such entry is a `ReadError` (`outside_input`, `special_file`).
+Pure Python, no Beam.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from corpus import licenses, paths
+from corpus import licenses, localtree
 from corpus.document import Document
+from corpus.fileio import ReadError
 from corpus.github import file_document, path_drop_reason, whitelisted
 
 
@@ -35,33 +39,35 @@ class Repo:
     license_status: str = licenses.UNKNOWN
     license_source: str = ""
     kind: str = "checkout"
+    # Entries skipped before any read: (reason, relative path), reason outside_input/special_file/...
+    faults: tuple[tuple[str, str], ...] = ()
+    symlinks_inside: int = 0
 
     @property
     def match(self) -> licenses.LicenseMatch:
         return licenses.LicenseMatch(self.license, 1.0 if self.license else 0.0, self.license_source)
 
 
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".venv", ".mypy_cache"}
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".venv", ".mypy_cache"})
 
 
-def _walk_files(root: str) -> list[str]:
-    """Every regular file under `root` (relative, `/`-separated, sorted); VCS/cache folders and
-    symbolic links left out."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                continue
-            out.append(os.path.relpath(full, root).replace(os.sep, "/"))
-    return out
+def _read_text(path: str, limit: int = 256 << 10, root: Optional[str] = None) -> str:
+    """The first `limit` bytes of a licence or metadata file inside `root` (default: its own
+    folder), as text; "" for a link out of the tree, a special file or an unreadable one."""
+    try:
+        raw = localtree.read_regular(localtree.real_root(root or os.path.dirname(path)), path, limit)
+    except OSError:
+        return ""
+    return raw.decode("utf-8", errors="replace")
 
 
-def _read_text(path: str, limit: int = 256 << 10) -> str:
-    """The first `limit` bytes of a licence or metadata file, as text (enough to recognise it)."""
-    with paths.open(path, "rb") as fh:
-        return fh.read(limit).decode("utf-8", errors="replace")
+def _is_file(path: str) -> bool:
+    """A regular file (links followed, as for LICENSE files; reads check containment)."""
+    return os.path.isfile(path)
+
+
+def _is_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,9 +76,9 @@ def _read_text(path: str, limit: int = 256 << 10) -> str:
 def detect_checkout_license(root: str) -> licenses.LicenseMatch:
     """A checkout's licence: its top-level LICENSE/COPYING files, then package metadata
     (PKG-INFO, pyproject.toml `license`, package.json `license`)."""
-    names = sorted(os.listdir(root)) if paths.is_dir(root) else []
-    texts = [(n, _read_text(os.path.join(root, n))) for n in names
-             if licenses.is_license_file(n) and paths.is_file(os.path.join(root, n))]
+    names = sorted(os.listdir(root)) if _is_dir(root) else []
+    texts = [(n, _read_text(os.path.join(root, n), root=root)) for n in names
+             if licenses.is_license_file(n) and _is_file(os.path.join(root, n))]
     found = licenses.match_files(texts) if texts else licenses.LicenseMatch(None)
     if found.spdx is not None:
         return found
@@ -83,15 +89,15 @@ def detect_checkout_license(root: str) -> licenses.LicenseMatch:
 def _checkout_metadata_license(root: str) -> licenses.LicenseMatch:
     """The first licence PKG-INFO, pyproject.toml or package.json names."""
     pkg_info = os.path.join(root, "PKG-INFO")
-    if paths.is_file(pkg_info):
-        found = licenses.match_metadata(_read_text(pkg_info))
+    if _is_file(pkg_info):
+        found = licenses.match_metadata(_read_text(pkg_info, root=root))
         if found.spdx:
             return found
     for name, reader, label in (("pyproject.toml", _pyproject_license, "metadata:pyproject"),
                                 ("package.json", _package_json_license, "metadata:package.json")):
         full = os.path.join(root, name)
-        if paths.is_file(full):
-            found = reader(_read_text(full))
+        if _is_file(full):
+            found = reader(_read_text(full, root=root))
             if found.spdx:
                 return licenses.LicenseMatch(found.spdx, 1.0, label)
     return licenses.LicenseMatch(None, 0.0, "metadata")
@@ -115,9 +121,10 @@ def _pyproject_license(text: str) -> licenses.LicenseMatch:
 def _package_json_license(text: str) -> licenses.LicenseMatch:
     """package.json's `license`, an SPDX expression."""
     try:
-        lic = json.loads(text).get("license")
-    except ValueError:
-        lic = None
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # broken, a 5,000-digit number, or nested too deep
+        data = None
+    lic = data.get("license") if isinstance(data, dict) else None
     return licenses.match_expression(lic) if isinstance(lic, str) else licenses.LicenseMatch(None)
 
 
@@ -126,18 +133,18 @@ def dist_info_license(dist_info: str) -> licenses.LicenseMatch:
     `licenses/`), then METADATA (License-Expression, License, classifiers)."""
     texts = []
     for folder in (dist_info, os.path.join(dist_info, "licenses")):
-        if not paths.is_dir(folder):
+        if not _is_dir(folder):
             continue
         for name in sorted(os.listdir(folder)):
             full = os.path.join(folder, name)
-            if paths.is_file(full) and licenses.is_license_file(name):
-                texts.append((os.path.relpath(full, dist_info).replace(os.sep, "/"), _read_text(full)))
+            if _is_file(full) and licenses.is_license_file(name):
+                texts.append((os.path.relpath(full, dist_info).replace(os.sep, "/"), _read_text(full, root=dist_info)))
     found = licenses.match_files(texts) if texts else licenses.LicenseMatch(None, 0.0, "file")
     if found.spdx is not None:
         return found
     metadata = os.path.join(dist_info, "METADATA")
-    if paths.is_file(metadata):
-        meta = licenses.match_metadata(_read_text(metadata))
+    if _is_file(metadata):
+        meta = licenses.match_metadata(_read_text(metadata, root=dist_info))
         if meta.spdx is not None:
             return meta
     return found
@@ -173,7 +180,8 @@ class Named:
 def _site_packages_candidates(site_packages: str) -> list[Candidate]:
     root = os.path.abspath(site_packages)
     return [Candidate(SITE_PACKAGES, root, os.path.join(root, entry))
-            for entry in sorted(os.listdir(site_packages)) if entry.endswith(".dist-info")]
+            for entry in sorted(os.listdir(site_packages))
+            if entry.endswith(".dist-info") and _is_dir(os.path.join(root, entry))]
 
 
 def _checkout_candidate(folder: str) -> Candidate:
@@ -192,7 +200,7 @@ def list_candidates(folders: Iterable[str]) -> list[Candidate]:
             found.append(_checkout_candidate(folder))
         else:
             found.extend(_checkout_candidate(os.path.join(folder, sub)) for sub in sorted(os.listdir(folder))
-                         if sub not in _SKIP_DIRS and paths.is_dir(os.path.join(folder, sub)))
+                         if sub not in _SKIP_DIRS and _is_dir(os.path.join(folder, sub)))
     return found
 
 
@@ -209,7 +217,7 @@ def name_candidate(candidate: Candidate) -> Named:
     """A candidate with its repository name (reads at most 16 KB of METADATA)."""
     if candidate.kind == SITE_PACKAGES:
         return Named(_dist_name(candidate.path), candidate)
-    return Named(os.path.basename(candidate.root.rstrip("/")), candidate)
+    return Named(localtree.display_name(os.path.basename(candidate.root.rstrip("/"))), candidate)
 
 
 def discover(named: Named) -> Repo:
@@ -217,53 +225,73 @@ def discover(named: Named) -> Repo:
     checks a distribution's RECORD entries)."""
     candidate = named.candidate
     if candidate.kind == SITE_PACKAGES:
-        files = _record_files(candidate.root, candidate.path)
+        files, faults = _record_files(candidate.root, candidate.path)
         found = dist_info_license(candidate.path)
-        return Repo(named.name, candidate.root, tuple(sorted(set(files))), found.spdx, found.status, found.source,
-                    SITE_PACKAGES)
+        return Repo(named.name, candidate.root, files, found.spdx, found.status, found.source,
+                    SITE_PACKAGES, faults)
     return checkout_repo(candidate.root, named.name)
 
 
 def checkout_repo(root: str, name: Optional[str] = None) -> Repo:
     root = os.path.abspath(root)
     found = detect_checkout_license(root)
-    return Repo(name or os.path.basename(root.rstrip("/")), root, tuple(_walk_files(root)),
-                found.spdx, found.status, found.source, CHECKOUT)
+    tree = localtree.walk(root, _SKIP_DIRS)
+    return Repo(name or localtree.display_name(os.path.basename(root.rstrip("/"))), root, tree.files,
+                found.spdx, found.status, found.source, CHECKOUT, tree.faults, tree.symlinks_inside)
 
 
 def _dist_name(dist_info: str) -> str:
     metadata = os.path.join(dist_info, "METADATA")
-    if paths.is_file(metadata):
-        for value in licenses.parse_metadata(_read_text(metadata, 16 << 10)).get("Name", []):
+    if _is_file(metadata):
+        for value in licenses.parse_metadata(_read_text(metadata, 16 << 10, root=dist_info)).get("Name", []):
             if value:
                 return value
-    return re.sub(r"-[^-]+\.dist-info$", "", os.path.basename(dist_info))
+    return localtree.display_name(re.sub(r"-[^-]+\.dist-info$", "", os.path.basename(dist_info)))
 
 
-def _record_files(site_packages: str, dist_info: str) -> list[str]:
-    """The RECORD entries of a distribution that exist under site-packages, minus its dist-info
-    and `.data` folders, compiled `.pyc` files and paths outside site-packages."""
+_RECORD_LIMIT = 64 << 20  # a RECORD lists one line per file: 64 MiB is ~500k files
+
+
+def _record_files(site_packages: str, dist_info: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(the RECORD entries of a distribution that are regular files inside site-packages, minus
+    its dist-info and `.data` folders and compiled `.pyc` files; the entries refused, with why).
+
+    An entry that is absolute, climbs out with `..` or resolves out through a link is
+    `outside_input` (console scripts installed to `../../bin` among them); a FIFO, socket or
+    device is `special_file`. Nothing outside site-packages is ever opened.
+    """
+    root_real = localtree.real_root(site_packages)
     record = os.path.join(dist_info, "RECORD")
-    if not paths.is_file(record):
-        return []
-    with paths.open(record, "r", newline="", encoding="utf-8", errors="replace") as fh:
-        rows = list(csv.reader(fh))
-    files = []
+    if not _is_file(record):
+        return (), ()
+    try:
+        raw = localtree.read_regular(root_real, record, _RECORD_LIMIT)
+    except OSError:
+        return (), ((localtree.OUTSIDE_INPUT, os.path.basename(dist_info) + "/RECORD"),)
+    files: set[str] = set()
+    faults: set[tuple[str, str]] = set()
+    try:
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8", errors="surrogateescape"), newline="")))
+    except csv.Error:
+        return (), (("malformed_record", os.path.basename(dist_info) + "/RECORD"),)
     for row in rows:
         if not row:
             continue
         rel = row[0].replace("\\", "/")
         top = rel.split("/", 1)[0]
-        if rel.startswith("..") or top.endswith((".dist-info", ".data")) or rel.endswith(".pyc"):
+        if top.endswith((".dist-info", ".data")) or rel.endswith(".pyc"):
             continue
-        if paths.is_file(os.path.join(site_packages, rel)):
-            files.append(rel)
-    return files
+        problem = localtree.entry_problem(root_real, rel)
+        if problem is None:
+            files.add(rel)
+        elif problem != "missing":
+            faults.add((problem, localtree.display_name(rel)))
+    return tuple(sorted(files)), tuple(sorted(faults))
 
 
 def is_site_packages(folder: str) -> bool:
     try:
-        return any(e.endswith(".dist-info") for e in os.listdir(folder))
+        return any(e.endswith(".dist-info") and _is_dir(os.path.join(folder, e)) for e in os.listdir(folder))
     except OSError:
         return False
 
@@ -305,38 +333,50 @@ def select_repos(named: Iterable[Named], names: Optional[Sequence[str]], max_rep
 # --------------------------------------------------------------------------------------------
 # Reading a repository's files (on the workers)
 # --------------------------------------------------------------------------------------------
-def read_repo(repo: Repo, added: str, max_file_bytes: int) -> Iterator[Document]:
-    """Every file of a local repository as a document.
+def read_repo(repo: Repo, added: str, max_file_bytes: int) -> Iterator[Union[Document, ReadError]]:
+    """Every file of a local repository as a document, after one `ReadError` per entry refused
+    before any read (`outside_input`, `special_file`, ...).
 
     Content is only read when it can be kept (allowed licence, whitelisted name, not a
     LICENSE/.crt file, under `max_file_bytes`); otherwise the document carries an empty text
-    and the rules drop it under the right reason, so every file is accounted for.
+    and the rules drop it under the right reason, so every file is accounted for. A name that is
+    not UTF-8 is written with `\\xNN` escapes (`localtree.display_name`).
     """
+    for reason, rel in repo.faults:
+        yield ReadError(reason, f"{localtree.display_name(repo.root)}/{rel}", repo.name)
     match = repo.match
     allowed = match.status == licenses.ALLOWED_STATUS
+    root_real = localtree.real_root(repo.root)
     for rel in repo.files:
         full = os.path.join(repo.root, rel)
         try:
-            size = paths.size(full)
+            size = os.lstat(full).st_size
         except OSError:
             size = -1
+        name = localtree.display_name(rel)
         status, text = "not_read", ""
-        if allowed and whitelisted(rel) and path_drop_reason(rel) is None:
-            status, text = _read_source(full, size, max_file_bytes)
-        yield file_document(repo.name, rel, text, match, added, content_status=status, size=max(size, 0),
+        if allowed and whitelisted(name) and path_drop_reason(name) is None:
+            status, text = _read_source(root_real, full, size, max_file_bytes)
+        yield file_document(repo.name, name, text, match, added, content_status=status, size=max(size, 0),
                             repo_kind=repo.kind)
 
 
-def _read_source(path: str, size: int, max_file_bytes: int) -> tuple[str, str]:
-    """(content status, text) of a file that may be kept."""
+def _read_source(root_real: str, path: str, size: int, max_file_bytes: int) -> tuple[str, str]:
+    """(content status, text) of a file that may be kept: `special` when it is no longer a
+    regular file inside the tree when opened."""
     if size < 0:
         return "unreadable", ""
     if size > max_file_bytes:
         return "too_large", ""
     try:
-        return decode_source(paths.read_bytes(path))
+        raw = localtree.read_regular(root_real, path, max_file_bytes + 1)
+    except localtree.NotRegular:
+        return "special", ""
     except OSError:
         return "unreadable", ""
+    if len(raw) > max_file_bytes:  # grew since the stat
+        return "too_large", ""
+    return decode_source(raw)
 
 
 def decode_source(raw: bytes) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from typing import BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError, guarded
+from corpus.lines import BoundedLines
 from corpus.rules import Drop, Outcome
 
 SOURCE = "stackexchange"
@@ -59,7 +60,7 @@ class Post:
 def site_name(path: str) -> str:
     """The site a dump belongs to, from its folder or archive name.
 
-    `.../coffee.stackexchange.com/Posts.xml` -> `coffee.stackexchange.com`;
+    `.../coffee.stackexchange.com/Posts.xml[.xz]` -> `coffee.stackexchange.com`;
     `.../coffee.stackexchange.com.7z` -> `coffee.stackexchange.com`;
     `.../stackoverflow.com-Posts.7z` -> `stackoverflow.com` (the big sites are split per table).
     """
@@ -68,7 +69,7 @@ def site_name(path: str) -> str:
     if name.lower().endswith(".7z"):
         stem = name[:-3]
         return re.sub(r"-Posts$", "", stem, flags=re.IGNORECASE)
-    if name.lower() == "posts.xml" and len(parts) >= 2:
+    if re.fullmatch(r"posts\.xml(\.(gz|bz2|xz|zst))?", name.lower()) and len(parts) >= 2:
         parent = parts[-2]
         if parent.lower().endswith(".7z"):  # archive unpacked into a folder of the same name
             parent = parent[:-3]
@@ -97,27 +98,35 @@ def parse_tags(raw: str) -> tuple[str, ...]:
     return tuple(t for t in raw.split("|") if t)
 
 
+# A dump's integers: ASCII digits that fit in 64 bits (`int()` would also take "1_000", Arabic
+# digits and 5,000-digit numbers, the last with a ValueError).
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def _int(value: Optional[str], default: Optional[int] = None) -> Optional[int]:
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        return default
+    return int(value) if _INTEGER.fullmatch(value.strip()) else default
 
 
-def post_from_attributes(site: str, attrs: dict) -> Optional[Post]:
-    """A Post from a row's attributes, or None when the row has no usable integer Id."""
+def post_from_attributes(site: str, attrs: dict) -> Union[Post, ReadError]:
+    """A Post from a row's attributes, or the ReadError why not: `bad_row` (no integer Id or
+    PostTypeId), `bad_score` (a Score that is not an integer: never silently 0, since answers
+    are ordered by it)."""
     pid = _int(attrs.get("Id"))
     ptype = _int(attrs.get("PostTypeId"))
     if pid is None or ptype is None:
-        return None
+        return ReadError("bad_row", site, "row without integer Id/PostTypeId")
+    raw_score = attrs.get("Score")
+    score = _int(raw_score, 0)  # a missing Score is 0, as in the dumps' schema
+    if raw_score not in (None, "") and _int(raw_score) is None:
+        return ReadError("bad_score", site, f"post {pid}: Score {str(attrs.get('Score'))[:40]!r}")
     return Post(
         site=site,
         id=pid,
         post_type=ptype,
         parent_id=_int(attrs.get("ParentId")),
-        score=_int(attrs.get("Score"), 0) or 0,
+        score=int(score or 0),
         title=attrs.get("Title", "") or "",
         body=attrs.get("Body", "") or "",
         tags=parse_tags(attrs.get("Tags", "") or ""),
@@ -126,8 +135,12 @@ def post_from_attributes(site: str, attrs: dict) -> Optional[Post]:
     )
 
 
-def iter_rows(stream: BinaryIO, site: str) -> Iterator[Union[Post, ReadError]]:
-    """Stream the `<row>`s of one Posts.xml with bounded memory.
+MAX_ROW_BYTES = 8 << 20  # a post body holds at most 30,000 characters; escaped, a real row stays < 1 MiB
+
+
+def iter_rows(stream: BinaryIO, site: str, max_row_bytes: int = MAX_ROW_BYTES) -> Iterator[Union[Post, ReadError]]:
+    """Stream the `<row>`s of one Posts.xml with bounded memory and time: a line longer than
+    `max_row_bytes` is skipped unread (`error:row_too_large`) and the rows after it still count.
 
     defusedxml's expat iterparse: DTDs with entity declarations and external references are
     refused (`EntitiesForbidden` etc., turned into `error:forbidden_xml` by `read_posts`), so
@@ -138,9 +151,14 @@ def iter_rows(stream: BinaryIO, site: str) -> Iterator[Union[Post, ReadError]]:
     """
     from defusedxml.ElementTree import iterparse
 
+    lines = BoundedLines(stream, max_row_bytes)
+    reported = 0
     root = None
-    for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=False,
+    for event, elem in iterparse(lines, events=("start", "end"), forbid_dtd=False,
                                  forbid_entities=True, forbid_external=True):
+        while reported < lines.skipped:
+            reported += 1
+            yield ReadError("row_too_large", site, f"a line over {max_row_bytes} bytes skipped")
         if event == "start":
             if root is None:
                 root = elem
@@ -151,10 +169,10 @@ def iter_rows(stream: BinaryIO, site: str) -> Iterator[Union[Post, ReadError]]:
         elem.clear()
         if root is not None:
             root.clear()
-        if post is None:
-            yield ReadError("bad_row", site, "row without integer Id/PostTypeId")
-        else:
-            yield post
+        yield post
+    while reported < lines.skipped:
+        reported += 1
+        yield ReadError("row_too_large", site, f"a line over {max_row_bytes} bytes skipped")
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,17 +314,18 @@ def _put(chunks: "queue.Queue", item, cancelled: threading.Event) -> None:
             continue
 
 
-def read_posts(stream: BinaryIO, path: str) -> Iterator[Union[Post, ReadError]]:
+def read_posts(stream: BinaryIO, path: str, max_row_bytes: int = MAX_ROW_BYTES) -> Iterator[Union[Post, ReadError]]:
     """The `ReadFiles` reader: one Posts.xml or one `.7z` archive -> Posts (+ ReadErrors)."""
     site = site_name(path)
     head = stream.peek(6)[:6] if hasattr(stream, "peek") else b""
     if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        yield from _read_7z(stream, path, site)
+        yield from _read_7z(stream, path, site, max_row_bytes)
         return
-    yield from _guard_rows(iter_rows(stream, site), path)
+    yield from _guard_rows(iter_rows(stream, site, max_row_bytes), path)
 
 
-def _read_7z(stream: BinaryIO, path: str, site: str) -> Iterator[Union[Post, ReadError]]:
+def _read_7z(stream: BinaryIO, path: str, site: str,
+             max_row_bytes: int = MAX_ROW_BYTES) -> Iterator[Union[Post, ReadError]]:
     seekable = stream
     if not (hasattr(stream, "seekable") and stream.seekable()):
         import tempfile
@@ -323,7 +342,7 @@ def _read_7z(stream: BinaryIO, path: str, site: str) -> Iterator[Union[Post, Rea
         except ArchiveError as exc:
             yield ReadError("corrupt_archive", path, str(exc))
             return
-        yield from _guard_rows(iter_rows(inner, site), path)
+        yield from _guard_rows(iter_rows(inner, site, max_row_bytes), path)
     finally:
         members.close()
 
@@ -536,7 +555,7 @@ def thread_to_document(thread: Thread, added: str = "") -> Document:
         "answer_ids": [a.id for a in answers],
         "answer_count": len(answers),
         "accepted_answer_id": q.accepted_answer_id,
-        "created": q.creation_date,
+        "timestamp": q.creation_date,  # the question's CreationDate (UTC)
         "answers_created": [a.creation_date for a in answers],
         "tags": list(q.tags),
         "title": q.title,

@@ -22,7 +22,7 @@ from corpus import wikitext
 from corpus.document import Document, make_id
 from corpus.fileio import ReadError
 from corpus.rules import Drop, Outcome
-from corpus.wikipedia_dump import Page, read_pages
+from corpus.wikipedia_dump import MAX_PAGE_CHARS, Page, read_pages
 
 SOURCE = "wikipedia"
 
@@ -33,12 +33,14 @@ LANGUAGES: tuple[str, ...] = (
 )
 
 # Metadata keys that only steer the rules and are not written out.
-_TRANSIENT = ("namespace", "redirect", "namespace_prefixes")
+_TRANSIENT = ("namespace", "redirect", "namespace_prefixes", "page_too_large")
 
 
-def read_documents(stream: BinaryIO, path: str = "", added: str = "") -> Iterator[Union[Document, ReadError]]:
-    """The `ReadFiles` reader: every page of one decompressed dump as a Document, then its faults."""
-    for item in read_pages(stream, path):
+def read_documents(stream: BinaryIO, path: str = "", added: str = "",
+                   max_page_chars: int = MAX_PAGE_CHARS) -> Iterator[Union[Document, ReadError]]:
+    """The `ReadFiles` reader: every page of one decompressed dump as a Document, then its faults
+    (a page over `max_page_chars` comes without its text, and `keep_articles` drops it)."""
+    for item in read_pages(stream, path, max_page_chars):
         yield item if isinstance(item, ReadError) else page_document(item, added)
 
 
@@ -58,6 +60,8 @@ def page_document(page: Page, added: str = "") -> Document:
         "namespace": page.namespace,
         "redirect": page.redirect,
     }
+    if page.too_large:
+        metadata["page_too_large"] = True
     extra = [p for p in page.namespace_prefixes if p not in wikitext.HIDDEN_PREFIXES]
     if extra:  # a wiki outside the 20 languages: its own "File:"/"Category:" words
         metadata["namespace_prefixes"] = extra
@@ -81,7 +85,9 @@ def article_url(language: str, title: str) -> str:
 # Rules, in the order the pipeline applies them
 # =============================================================================================
 def keep_articles(doc: Document) -> Outcome:
-    """Namespace 0 (articles) only, and no redirects."""
+    """Pages the reader could hold (`page_too_large`), namespace 0 (articles) only, no redirects."""
+    if doc.metadata.get("page_too_large"):
+        return Drop("page_too_large")
     if doc.metadata.get("namespace", 0) != 0:
         return Drop("not_article_namespace")
     if doc.metadata.get("redirect") is not None or _REDIRECT_TEXT.match(doc.text):
@@ -127,6 +133,19 @@ def same_language(predicted: str, expected: str) -> bool:
     (the comparison of `--verify_language`: a mismatch LID is sure of drops `language_mismatch`,
     e.g. the dbpedia "de" minidump, whose siteinfo claims enwiki)."""
     return _LID_GROUPS.get(predicted, predicted) == _LID_GROUPS.get(expected, expected)
+
+
+def relabel(doc: Document, predicted: str, score: float, threshold: float,
+            languages: frozenset[str]) -> Document:
+    """The article moved to the language LID is sure of (>= `threshold`) when that is another of
+    `languages` than its dump's: `language` and `url` follow, `dump_language` keeps the dump's
+    claim. A mislabelled dump (the dbpedia minidumps: French, Russian, Spanish pages under an
+    enwiki siteinfo) is thus written under its real language instead of as English."""
+    current = doc.metadata.get("language") or ""
+    if score < threshold or predicted not in languages or same_language(predicted, current):
+        return doc
+    title = str(doc.metadata.get("title", ""))
+    return doc.with_metadata(language=predicted, url=article_url(predicted, title), dump_language=current)
 
 
 def min_chars(doc: Document, n: int) -> Outcome:

@@ -192,6 +192,7 @@ def clean(wikitext: str, extra_prefixes: Iterable[str] = ()) -> tuple[str, list[
     import mwparserfromhell
 
     body, refs = split_refs(wikitext)
+    body, _ = defuse_unbalanced(body)
     code = mwparserfromhell.parse(body)
     urls = _ref_urls(code, refs)
     hidden = HIDDEN_PREFIXES.union(extra_prefixes)
@@ -200,21 +201,116 @@ def clean(wikitext: str, extra_prefixes: Iterable[str] = ()) -> tuple[str, list[
 
 # Comments and <ref>s are cut out before parsing: mwparserfromhell gives up on some long pages
 # (its tokenizer backs off to plain text on constructs it cannot close), and then `<ref>...</ref>`
-# would survive as text. Cutting them first is robust and makes the parse smaller.
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_REF = re.compile(r"<ref\b(?:[^>/]|/(?!>))*(?:/>|>(.*?)</ref\s*>)", re.DOTALL | re.IGNORECASE)
+# would survive as text. Cutting them first is robust and makes the parse smaller. Both cuts are
+# linear on any input (a page of 50,000 unclosed `<ref`s took minutes with a regex).
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)  # linear: an unclosed comment runs to the end once
+_REF_CLOSE = re.compile(r"</ref\s*>", re.IGNORECASE)
 
 
 def split_refs(wikitext: str) -> tuple[str, list[str]]:
-    """(wikitext without comments and <ref>s, the contents of the <ref>s in page order)."""
+    """(wikitext without comments and <ref>s, the contents of the <ref>s in page order).
+
+    `<ref .../>` and `<ref ...>...</ref>` are cut; an opening `<ref ...>` that no `</ref>` closes is
+    cut alone (its text stays). One pass, each search starting where the last one ended.
+    """
+    text = _COMMENT.sub("", wikitext)
+    lower = text.lower()
     refs: list[str] = []
+    out: list[str] = []
+    pos = 0
+    closers_left = True
+    while True:
+        start = lower.find("<ref", pos)
+        if start < 0:
+            break
+        after = start + 4
+        if after < len(text) and (text[after].isalnum() or text[after] == "_"):  # <references/>, <refname>
+            out.append(text[pos:after])
+            pos = after
+            continue
+        lt = text.find("<", after)
+        gt = text.find(">", after, lt if lt >= 0 else len(text))  # a tag ends before the next "<"
+        if gt < 0:
+            if lt < 0:
+                break  # no tag ends anywhere after: the rest is text
+            out.append(text[pos:lt])  # "<ref <ref ...": not a tag; go on from the next "<"
+            pos = lt
+            continue
+        out.append(text[pos:start])
+        if text[gt - 1] == "/":  # <ref name="x" />
+            pos = gt + 1
+            continue
+        close = _REF_CLOSE.search(text, gt + 1) if closers_left else None
+        if close is None:
+            closers_left = False  # none later either: every further opener is cut alone
+            pos = gt + 1
+            continue
+        content = text[gt + 1:close.start()]
+        if content:
+            refs.append(content)
+        pos = close.end()
+    out.append(text[pos:])
+    return "".join(out), refs
 
-    def cut(m: re.Match) -> str:
+
+# mwparserfromhell retries every construct it cannot close to the end of the page: a page of
+# thousands of unclosed `{{`, `[[`, `[http` or `<div>` takes minutes (5,000 `{{a|` in 20 KB: 27 s).
+# Real articles have a few stray brackets at most, so up to this many unmatched openers of a kind
+# are left alone; beyond it they are removed before parsing, which keeps the parse linear.
+MAX_UNMATCHED = 10
+_BRACE_RUNS = {"{": re.compile(r"\{+|\}+"), "[": re.compile(r"\[+|\]+")}
+_TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?=[\s/>])[^<>]*>")
+_BROKEN_TAG = re.compile(r"<(?=/?[A-Za-z])[^<>]*(?=<|\Z)")  # "<ref <ref ...": a tag start no ">" ends
+
+
+def defuse_unbalanced(wikitext: str, limit: int = MAX_UNMATCHED) -> tuple[str, int]:
+    """(wikitext with its unmatched `{`, `[` and tag openers, and the `<` of tag starts that no
+    `>` ends, removed when a kind has more than `limit` of them; how many spans were cut).
+    Linear: each kind is matched with one stack or one scan."""
+    from mwparserfromhell import definitions
+
+    cuts: list[tuple[int, int]] = []
+    for opener, runs in _BRACE_RUNS.items():
+        stack: list[list[int]] = []  # [start, count] runs of unmatched opening characters
+        for m in runs.finditer(wikitext):
+            n = m.end() - m.start()
+            if wikitext[m.start()] == opener:
+                stack.append([m.start(), n])
+                continue
+            while n and stack:
+                take = min(n, stack[-1][1])
+                stack[-1][1] -= take
+                n -= take
+                if not stack[-1][1]:
+                    stack.pop()
+        if sum(count for _, count in stack) > limit:
+            cuts.extend((start, start + count) for start, count in stack)  # closers took the run's end
+    open_tags: dict[str, list[tuple[int, int]]] = {}
+    for m in _TAG_TOKEN.finditer(wikitext):
+        name = m.group(2).lower()
+        if m.group(0).endswith("/>") or definitions.is_single(name):
+            continue
         if m.group(1):
-            refs.append(m.group(1))
-        return ""
-
-    return _REF.sub(cut, _COMMENT.sub("", wikitext)), refs
+            if open_tags.get(name):
+                open_tags[name].pop()
+        else:
+            open_tags.setdefault(name, []).append((m.start(), m.end()))
+    unmatched_tags = [span for spans in open_tags.values() for span in spans]
+    if len(unmatched_tags) > limit:
+        cuts.extend(unmatched_tags)
+    broken = [(m.start(), m.start() + 1) for m in _BROKEN_TAG.finditer(wikitext)]
+    if len(broken) > limit:
+        cuts.extend(broken)  # the "<" goes, the words stay
+    if not cuts:
+        return wikitext, 0
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(cuts):
+        start = max(start, pos)
+        out.append(wikitext[pos:start])
+        pos = max(pos, end)
+    out.append(wikitext[pos:])
+    return "".join(out), len(cuts)
 
 
 # =============================================================================================

@@ -22,11 +22,12 @@ import apache_beam as beam
 
 from corpus import github as gh
 from corpus import github_repos, licenses, paths, progress
+from corpus.fileio import ReadError
 from corpus.ledger import Ledger
 from corpus.step import RuleStep
 from corpus.steps.github import Quality, QualityParams, RepoParams
 from pipelines.builder import Config, Shuffle, Source, Stage
-from pipelines.transforms import KeepOnePerKey, ReadFiles, info
+from pipelines.transforms import KeepOnePerKey, ReadFiles, error, info
 
 log = logging.getLogger("llama_corpus")
 
@@ -42,7 +43,7 @@ def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
             candidates += github_repos.listed_candidates(paths.read_text(options.repo_list))
         streams.append(pipeline | "Local repositories" >> ReadRepositories(candidates, options, config.added))
     if patterns:
-        reader = partial(gh.read_bigquery_jsonl, added=config.added)
+        reader = partial(gh.read_bigquery_jsonl, added=config.added, max_record_bytes=options.max_record_bytes)
         streams.append(pipeline | "Read BigQuery JSONL" >> ReadFiles(patterns, reader))
     return streams[0] if len(streams) == 1 else tuple(streams) | "Both inputs" >> beam.Flatten()
 
@@ -97,9 +98,15 @@ class _ReadRepoFn(beam.DoFn):
         yield info(f"repo_license:{repo.license}")
         if repo.license_status != licenses.ALLOWED_STATUS:
             log.info("repository %s excluded: licence %s (%s)", repo.name, repo.license, repo.license_status)
-        for doc in github_repos.read_repo(repo, self._added, self._max_file_bytes):
+        if repo.symlinks_inside:
+            yield info("symlinks_skipped", repo.symlinks_inside)
+        for item in github_repos.read_repo(repo, self._added, self._max_file_bytes):
+            if isinstance(item, ReadError):
+                log.warning("input fault %s in %s", item.reason, item.path)
+                yield error(item.reason)
+                continue
             progress.tick("read")
-            yield doc
+            yield item
 
 
 class _FirstN(beam.CombineFn):

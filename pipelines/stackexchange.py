@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
@@ -28,7 +29,9 @@ log = logging.getLogger("llama_corpus")
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
     """Posts -> site selection -> threads (shuffle) -> one document per thread."""
-    stream = pipeline | "Read Posts.xml / .7z" >> ReadFiles(config.input, se.read_posts, accept=se.is_input)
+    stream = pipeline | "Read Posts.xml / .7z" >> ReadFiles(
+        config.input, partial(se.read_posts, max_row_bytes=config[StackExchangeParams].max_row_bytes),
+        accept=se.is_input)
     posts, faults = split(stream, "Posts")
     # The 28 largest sites by number of posts (all post types, like RedPajama's line count).
     site_counts = (posts | "Site of post" >> beam.Map(lambda p: p.site)

@@ -17,14 +17,15 @@ import apache_beam as beam
 from corpus import wikipedia
 from corpus.ledger import Ledger
 from corpus.steps.lid import LanguageId, LidParams
-from corpus.steps.wikipedia import Articles, KeepLanguages, MinChars, RemoveMarkup, WikipediaParams
+from corpus.steps.wikipedia import Articles, KeepLanguages, MinChars, RelabelLanguage, RemoveMarkup, WikipediaParams
 from corpus.wikipedia_dump import is_dump
 from pipelines.builder import Config, Source, Stage
 from pipelines.transforms import ReadFiles
 
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
-    reader = partial(wikipedia.read_documents, added=config.added)
+    reader = partial(wikipedia.read_documents, added=config.added,
+                     max_page_chars=config[WikipediaParams].max_page_chars)
     return (
         pipeline
         | "Read dumps" >> ReadFiles(config.input, reader, accept=is_dump)
@@ -37,6 +38,8 @@ def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
 def stages(config: Config) -> Sequence[Stage]:
     params = config[WikipediaParams]
     steps: list[Stage] = [Articles(), KeepLanguages(params), RemoveMarkup()]
+    if params.relabel_language:
+        steps.append(RelabelLanguage(params, config[LidParams]))
     if params.verify_language:
         steps.append(LanguageId(config[LidParams], mode="verify", same=wikipedia.same_language))
     steps.append(MinChars(params))

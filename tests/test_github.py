@@ -186,7 +186,8 @@ def test_max_repos_and_repos_choose_on_the_workers_as_sorting_would(tmp_path):
     ledger, docs = _run(tmp_path, "--input", str(clones), "--max_repos", "2")
     assert ledger.info["repos_read"] == 2 and {d["metadata"]["repo_name"] for d in docs} <= {"alpha", "Beta_Pkg"}
     assert ledger.documents_in == 2  # one setup.py each: gamma was never walked
-    ledger, _ = _run(tmp_path, "--input", str(clones), "--repos", "gamma", "beta-pkg", "--max_repos", "1")
+    ledger, _ = _run(tmp_path, "--input", str(clones), "--repos", "gamma", "beta-pkg", "--max_repos", "1",
+                     "--overwrite")
     assert ledger.info["repos_read"] == 1 and ledger.documents_in == 1
 
 
@@ -312,7 +313,7 @@ def test_flags_come_from_the_params_dataclasses():
         add_params(parser, cls)
     flags = {a.dest for a in parser._actions if a.dest != "help"}
     assert flags == {"repos", "max_repos", "repo_list", "tokenizer", "max_line_length", "max_avg_line_length",
-                     "min_alnum_fraction", "min_alpha_per_token", "max_file_bytes"}
+                     "min_alnum_fraction", "min_alpha_per_token", "max_file_bytes", "max_record_bytes"}
     assert params_from(parser.parse_args([]), QualityParams) == QualityParams() == QualityParams(
         max_line_length=1000, max_avg_line_length=100, min_alnum_fraction=0.25, min_alpha_per_token=1.5)
     args = parser.parse_args(["--repos", "six", "idna", "--max_line_length", "500"])
@@ -321,19 +322,22 @@ def test_flags_come_from_the_params_dataclasses():
 
 
 def test_missing_tokenizer_fails_on_the_launcher(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "setup.py").write_text("")
     with pytest.raises(SystemExit, match="no such file"):
-        pipeline.main(["--input", str(tmp_path), "--output", str(tmp_path / "out"),
+        pipeline.main(["--input", str(repo), "--output", str(tmp_path / "out"),
                        "--tokenizer", str(tmp_path / "missing.model")])
     assert not (tmp_path / "out").exists()
 
 
 def _read_shards(directory: Path) -> list[dict]:
-    return [json.loads(line) for shard in sorted(directory.iterdir()) for line in gzip.open(shard)]
+    return [Document.from_json(line).to_record() for shard in sorted(directory.iterdir()) for line in gzip.open(shard)]
 
 
 def _run(tmp_path: Path, *argv: str):
     out = tmp_path / "out"
-    ledger = pipeline.main([*argv, "--output", str(out), "--added", "2026-01-01"])
+    ledger = pipeline.main([*argv, "--output", str(out), "--added", "2026-01-01", "--overwrite"])
     return ledger, _read_shards(out / "documents")
 
 
@@ -378,7 +382,8 @@ def test_exact_dedup_across_inputs_and_bigquery_rows(tmp_path):
 def test_real_site_packages_accounting(tmp_path):
     listing = tmp_path / "repos.txt"
     listing.write_text(f"# the venv's own packages\n{site_packages()}\n")
-    ledger, docs = _run(tmp_path, "--input", str(tmp_path / "no-bigquery-*.jsonl.gz"), "--repo_list", str(listing),
+    (tmp_path / "no-rows.jsonl").write_text("\n")  # --input must match a file; the repositories come from the list
+    ledger, docs = _run(tmp_path, "--input", str(tmp_path / "no-rows.jsonl"), "--repo_list", str(listing),
                         "--repos", "six", "idna", "packaging", "py7zr")
     assert ledger.balanced and ledger.documents_written == len(docs) > 0
     assert ledger.documents_in == ledger.documents_written + sum(ledger.dropped.values())
@@ -386,5 +391,26 @@ def test_real_site_packages_accounting(tmp_path):
     assert ledger.info["repos_read"] == 4 and ledger.info["repos_license_not_allowed"] == 1
     assert sum(n for k, n in ledger.info.items() if k.startswith("repo_license:")) == 4
     assert {d["metadata"]["repo_name"] for d in docs} <= {"six", "idna", "packaging"}
-    assert all(d["metadata"]["language"] for d in docs)
+    assert all(d["metadata"]["programming_language"] for d in docs)
     assert len({d["metadata"]["hash"] for d in docs}) == len(docs)
+
+
+def test_bigquery_rows_of_the_wrong_shape_are_counted():
+    good = {"repo_name": "o/r", "path": "a.py", "content": "x = 1\n", "license": "mit"}
+    lines = [json.dumps(good), json.dumps({**good, "license": {"k": 1}}), json.dumps({**good, "content": 5}),
+             json.dumps([1]), '{"repo_name": 1' + "0" * 5000 + "}", "[" * 10_000, json.dumps({**good, "path": "b.py",
+             "stars": float("inf")}), "x" * 300]
+    import io
+
+    items = list(gh.read_bigquery_jsonl(io.BytesIO("\n".join(lines).encode()), "bq.jsonl", max_record_bytes=200))
+    kinds = [getattr(i, "reason", None) or i.metadata["path"] for i in items]
+    assert kinds == ["a.py", "bad_record", "bad_record", "bad_record", "record_too_large", "record_too_large",
+                     "b.py", "record_too_large"]
+    assert "stars" not in items[6].metadata
+
+
+def test_display_names_of_undecodable_file_names():
+    from corpus import localtree
+
+    assert localtree.display_name("ok.py") == "ok.py"
+    assert localtree.display_name(b"caf\xe9.py".decode("utf-8", "surrogateescape")) == "caf\\xe9.py"

@@ -228,7 +228,8 @@ def test_pipeline_site_selection_orphans_and_7z(tmp_path):
     assert by_q[1]["text"] == "Q: Title? Body\nA: high\nA: low"
     assert by_q[4]["metadata"]["answer_count"] == 0
     assert {d["metadata"]["language_source"] for d in docs} == {"site"}  # --no_lid
-    (orphan,) = [json.loads(line) for line in gzip.open(tmp_path / "out" / "rejected" / "orphan_answers.jsonl.gz")]
+    (orphan,) = [Document.from_json(line).to_record()
+                 for line in gzip.open(tmp_path / "out" / "rejected" / "orphan_answers.jsonl.gz")]
     assert orphan["text"] == "A: orphan" and orphan["metadata"]["question_id"] == 77
 
     ledger, docs = _run(tmp_path, [str(tmp_path / "in")], "--sites", "small.stackexchange.com", out="out2")
@@ -262,3 +263,14 @@ def test_real_samples_accounting(tmp_path):
         scores = d["metadata"]["answer_scores"]
         assert scores == sorted(scores, reverse=True)
         assert d["metadata"]["language_source"] == lid_source
+
+
+def test_scores_that_are_not_integers_are_counted_not_zero():
+    items = read(posts_xml([question(1), answer(2, 1, "<p>x</p>", "abc"), answer(3, 1, "<p>y</p>", "9" * 5000),
+                            answer(4, 1, "<p>z</p>", -4), row(Id=5, PostTypeId=2, ParentId=1, Body="<p>w</p>")]))
+    assert [getattr(i, "reason", None) or (i.id, i.score) for i in items] == [(1, 1), "bad_score", "bad_score",
+                                                                                (4, -4), (5, 0)]
+
+
+def test_site_of_a_compressed_posts_file_is_its_folder():
+    assert se.site_name("/d/coffee.stackexchange.com/Posts.xml.xz") == "coffee.stackexchange.com"

@@ -360,9 +360,13 @@ def test_pipeline_accounting_on_fixtures(tmp_path):
     assert ledger.errors == {"truncated_input": 1}
     docs = _read_output(tmp_path / "out")
     assert len(docs) == ledger.documents_written == 4
-    assert {d["metadata"]["language"] for d in docs} == {"en", "uk"}
+    # The "ukwiki" fixture holds English text: LID moves its two articles to English.
+    assert {d["metadata"]["language"] for d in docs} == {"en"}
+    moved = [d for d in docs if d["metadata"].get("dump_language") == "uk"]
+    assert len(moved) == 2 and all(d["metadata"]["url"].startswith("https://en.wikipedia.org/") for d in moved)
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert stats["balanced"] is True and stats["info"] == {"files_read": 3, "files_ignored": 1}
+    assert stats["balanced"] is True and stats["info"] == {"files_read": 3, "files_ignored": 1,
+                                                           "relabelled_language:uk_to_en": 2}
     # A sample of each drop, as the dropping step saw it: the redirect still has its wikitext.
     rejected = tmp_path / "out" / "rejected"
     assert sorted(p.name for p in rejected.iterdir()) == sorted(f"{r}.jsonl.gz" for r in ledger.dropped)
@@ -438,9 +442,16 @@ def test_sample_dbpedia_minidump_verify_language(tmp_path):
         pytest.skip("no LID model")
     if not path.exists():
         pytest.skip("no dbpedia minidump")
-    ledger = _run_pipeline([str(path)], tmp_path / "out", "--verify_language")
+    # German text in a dump labelled enwiki: without relabelling, verification drops it ...
+    ledger = _run_pipeline([str(path)], tmp_path / "out", "--verify_language", "--no-relabel_language")
     assert ledger.balanced
-    assert ledger.dropped == {"language_mismatch": 2}  # German text in a dump labelled enwiki
+    assert ledger.dropped == {"language_mismatch": 2}
+    # ... with it (the default) the articles are kept as German, under de.wikipedia.org.
+    ledger = _run_pipeline([str(path)], tmp_path / "out2", "--verify_language")
+    assert ledger.balanced and not ledger.dropped and ledger.info.get("relabelled_language:en_to_de") == 2
+    docs = _read_output(tmp_path / "out2")
+    assert {d["metadata"]["language"] for d in docs} == {"de"}
+    assert all(d["metadata"]["url"].startswith("https://de.wikipedia.org/wiki/") for d in docs)
 
 
 @pytest.mark.slow
@@ -455,3 +466,24 @@ def test_sample_all_dumps_pipeline(tmp_path):
     assert {d["metadata"]["language"] for d in docs} >= {"en", "uk"}
     leftovers = sum(d["text"].count("{{") + d["text"].count("[[") for d in docs)
     assert leftovers < len(docs)  # at most stray braces from broken markup
+
+
+def test_relabel_moves_confident_predictions_to_another_kept_language():
+    doc = wp.page_document(dump.Page("Rivière", 0, "7", None, "70", "", "texte", "enwiki", "en"))
+    langs = frozenset(wp.LANGUAGES)
+    moved = wp.relabel(doc, "fr", 0.97, 0.9, langs)
+    assert moved.metadata["language"] == "fr" and moved.metadata["dump_language"] == "en"
+    assert moved.metadata["url"] == "https://fr.wikipedia.org/wiki/Rivi%C3%A8re" and moved.id == doc.id
+    assert wp.relabel(doc, "fr", 0.89, 0.9, langs) is doc          # not sure enough
+    assert wp.relabel(doc, "ja", 0.99, 0.9, langs) is doc          # not one of the kept languages
+    sr = wp.page_document(dump.Page("X", 0, "8", None, "80", "", "t", "srwiki", "sr"))
+    assert wp.relabel(sr, "hr", 0.99, 0.9, langs) is sr            # Serbo-Croatian varieties are one
+
+
+def test_defuse_leaves_ordinary_markup_alone_and_removes_floods():
+    normal = "A [[b|c]] {{d|e}} [http://x y] <div>z</div> and one stray [ and {{ and <span>."
+    assert wikitext.defuse_unbalanced(normal) == (normal, 0)
+    flood, removed = wikitext.defuse_unbalanced("text " + "{{a|" * 50 + "[[b|" * 50 + "<div>" * 50)
+    assert removed == 50 + 50 + 50 and "{" not in flood and "[" not in flood and "<div>" not in flood
+    body, refs = wikitext.split_refs("a<ref>one</ref>b<ref name=x/>c<ref>never closed d<references/>")
+    assert body == "abcnever closed d<references/>" and refs == ["one"]

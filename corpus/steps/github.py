@@ -17,7 +17,7 @@ from corpus.step import Step, param
 
 @dataclass(frozen=True)
 class RepoParams:
-    """GitHub local repositories (site-packages, checkouts)"""
+    """GitHub inputs: local repositories (site-packages, checkouts) and BigQuery rows"""
 
     repos: Optional[tuple[str, ...]] = param(None, "local inputs only: keep these repositories (distribution "
                                                    "or folder names, case/-/_ insensitive)", nargs="+")
@@ -27,6 +27,9 @@ class RepoParams:
     max_file_bytes: int = param(1 << 20, "local files larger than this are dropped (file_too_large), like "
                                          "BigQuery's `contents` table, which holds no text for files of 1 MiB "
                                          "or more")
+    max_record_bytes: int = param(gh.MAX_RECORD_BYTES, "BigQuery inputs: a JSON line longer than this is skipped "
+                                                       "unread (error:record_too_large); a row holds < 1 MiB of "
+                                                       "content, which JSON escaping grows at most 6x")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class StackExchangeParams:
     no_lid: bool = param(False, "skip fastText LID; `language` is then the site flag (es./ru./pt./ja. sites, "
                                 "else en). Without --no_lid, fastText lid.176 only annotates (RedPajama also "
                                 "drops nothing)")
+    max_row_bytes: int = param(se.MAX_ROW_BYTES, "a Posts.xml line (one <row>) longer than this is skipped unread "
+                                                 "(error:row_too_large): bodies hold at most 30,000 characters, so "
+                                                 "real rows stay under 1 MiB even escaped")
 
 
 class CompleteThreads(Step):
