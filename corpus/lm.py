@@ -452,6 +452,14 @@ def calibrate(directory: str, language: str, reference: Iterable[str], source: s
     return cutoffs["p30"], cutoffs["p60"]
 
 
+def set_cutoffs(directory: str, language: str, table: dict[str, Any], source: dict[str, Any]) -> None:
+    """Write cutoffs computed elsewhere (the model build's quantiles job: `table` has the
+    `PERCENTILES` as `p<q>` and `n`) into a model's card, with where they came from."""
+    path = paths.join(directory, language + CARD_SUFFIX)
+    card = json.loads(paths.read_text(path))
+    _write_json(path, {**card, "cutoffs": {**cutoffs_card(table, source.get("from", "")), "sample": source}})
+
+
 def _write_json(path: str, data: dict[str, Any]) -> None:
     paths.write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 

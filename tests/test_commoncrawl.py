@@ -127,7 +127,7 @@ def test_dedup_scopes(tmp_path, wet_dir, scope):
     md = docs["http://a.example/"].metadata
     assert md["original_nlines"] == 9 and md["nlines"] == len(a.split("\n"))
     assert md["line_ids"][0] == 0 and md["language"] == "en" and md["language_score"] >= 0.5
-    for key in ("url", "date_download", "digest", "length", "nlines", "source_domain", "title",
+    for key in ("url", "timestamp", "digest", "length", "nlines", "source_domain", "title",
                 "original_nlines", "original_length", "line_ids", "cc_segment"):
         assert key in md
 
@@ -377,8 +377,11 @@ def test_models_used_are_recorded_and_the_lid_card_is_followed(tmp_path, wet_dir
     if not _has_lm(cc_models):
         extra.append("--no_perplexity")
     run_pipeline(wet_dir, tmp_path / "out", *extra)
-    used = read_stats(str(tmp_path / "out")).options["models_used"]
-    assert used["lid"]["path"] == lid.default_model_path()  # from cc_models/lid.json
+    options = read_stats(str(tmp_path / "out")).options
+    used = options["models_used"]
+    assert used["lid"]["path"] == lid.PACKAGED  # from cc_models/lid.json, resolved on the workers
+    [warning] = options["warnings"]  # cc_models' classifier was trained with the fallback
+    assert "fallback" in warning and "looks like Wikipedia" in warning
     assert used["quality"]["path"] == str(cc_models / "quality" / "quality.bin")
     assert used["quality"]["digest"].startswith("sha256:") and used["quality"]["fallback_used"] is True
     if _has_lm(cc_models):

@@ -11,7 +11,7 @@ import pytest
 
 from corpus import paths
 from corpus.document import Document
-from corpus.lid import LanguageIdentifier, default_model_path, model_from_card, write_card
+from corpus.lid import PACKAGED, LanguageIdentifier, default_model_path, model_from_card, write_card
 from corpus.rules import Drop
 from corpus.steps.lid import LanguageId, LidParams
 
@@ -66,11 +66,12 @@ def test_step_is_picklable_before_setup_and_card(tmp_path, identifier):
     step = pickle.loads(pickle.dumps(LanguageId(LidParams(), mode="filter", languages=("en",))))
     step.setup()
     assert step(Document("e", TEXTS["en"], "commoncrawl")).metadata["language"] == "en"
-    card_path = write_card(str(tmp_path))
-    card = json.loads(card_path.read_text())
+    card = json.loads(paths.read_text(write_card(str(tmp_path))))
     assert card["digest"].startswith("sha256:") and card["bytes"] > 100_000
-    assert model_from_card(str(tmp_path)) == default_model_path()
+    assert card["ref"] == PACKAGED and "/" + "site-packages" not in json.dumps(card)  # no launcher path
+    assert model_from_card(str(tmp_path)) == PACKAGED
     assert model_from_card(str(tmp_path / "no-card")) is None
+    assert LanguageIdentifier.load(PACKAGED).predict(TEXTS["fr"]).language == "fr"
 
 
 def test_card_and_model_are_read_through_corpus_paths(identifier):
@@ -81,5 +82,7 @@ def test_card_and_model_are_read_through_corpus_paths(identifier):
     paths.write_text_atomically(paths.join(root, "lid.json"), json.dumps({"path": model}))
     assert model_from_card(root) == model
     assert LanguageIdentifier.load(model).predict(TEXTS["de"]).language == "de"
-    paths.write_text_atomically(paths.join(root, "lid.json"), json.dumps({"path": paths.join(root, "gone.ftz")}))
-    assert model_from_card(root) is None
+    gone = paths.join(root, "gone.ftz")
+    paths.write_text_atomically(paths.join(root, "lid.json"), json.dumps({"ref": gone}))
+    with pytest.raises(FileNotFoundError, match="gone.ftz"):  # never a silent fall back to another model
+        model_from_card(root)

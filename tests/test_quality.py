@@ -1,6 +1,8 @@
-"""Wikipedia-reference quality classifier: training set (cited URLs / fallback), card, scoring."""
+"""Wikipedia-reference quality classifier: URL keys, training, card, scoring (the training set's Beam
+join is tested in tests/test_models_build.py; these fixtures are shared with it)."""
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from pathlib import Path
@@ -14,11 +16,12 @@ from corpus.quality import (
     CARD_FILE,
     MODEL_FILE,
     QualityModel,
-    build_training_set,
+    QualityTrainParams,
+    TrainingSet,
     classifier_text,
     main,
+    train_classifier,
     url_key,
-    wet_files,
 )
 from corpus.rules import Drop
 from corpus.steps.commoncrawl import CommonCrawlParams, WikiReference
@@ -66,37 +69,17 @@ def test_normalize_url_and_text():
     assert classifier_text("a\nb\t c  ") == "a b c"
 
 
-def test_wet_files_expands_directories_and_globs_and_refuses_a_missing_file(cc_dir):
-    assert wet_files([str(cc_dir)]) == [str(cc_dir / "cc.wet.gz")]
-    assert wet_files([str(cc_dir / "*.gz"), str(cc_dir / "cc.wet.gz")]) == [str(cc_dir / "cc.wet.gz")]
-    assert wet_files([str(cc_dir / "*.none")]) == []
-    with pytest.raises(FileNotFoundError):
-        wet_files([str(cc_dir / "missing.wet.gz")])
-
-
-def test_training_set_uses_cited_pages_when_enough():
-    cc = [Document(f"c{i}", f"text {i}", "commoncrawl", metadata={"url": f"http://x.example/{i}"}) for i in range(10)]
-    wiki = [Document("w", "wiki " * 300, "wikipedia", metadata={"language": "en", "ref_urls": [
-        "https://www.x.example/1/", "http://x.example/2", "http://elsewhere.example/"]})]
-    ts = build_training_set(wiki, cc, min_positives=2)
-    assert not ts.fallback_used
-    assert sorted(ts.positives) == ["text 1", "text 2"]
-    assert len(ts.negatives) == 2 and not set(ts.negatives) & {"text 1", "text 2"}
-    fb = build_training_set(wiki, cc, min_positives=3)
-    assert fb.fallback_used and fb.stats["positives_source"] == "wikipedia_article_text"
-    assert "only 2" in fb.stats["fallback_reason"]
-
-
-def test_train_with_fallback_writes_card_and_scores(tmp_path, cc_dir):
-    wiki = write_wiki(tmp_path / "wiki", [])
+def test_trained_classifier_card_scores_and_cli(tmp_path, capsys, monkeypatch):
+    training = TrainingSet([classifier_text(wiki_text(t)) for t in WIKI_TOPICS],
+                           [classifier_text("\n".join(cc_lines(t))) for t in CC_TOPICS], True,
+                           {"positives_source": "wikipedia_article_text", "fallback_reason": "test"})
     out = tmp_path / "quality"
-    assert main(["train", "--wikipedia", str(wiki), "--commoncrawl", str(cc_dir), "--output", str(out),
-                 "--min_positives", "5", "--bucket", "10000", "--dim", "16"]) == 0
+    params = QualityTrainParams(quality_bucket=10_000)
+    assert train_classifier(training, str(out), params.options()) == str(out / MODEL_FILE)
     card = json.loads((out / CARD_FILE).read_text())
-    assert card["fallback_used"] is True
-    assert card["training_data"]["positives_source"] == "wikipedia_article_text"
-    assert card["training_data"]["positives"] == card["training_data"]["negatives"] > 0
+    assert card["fallback_used"] is True and card["labels"]["__label__wiki"] == "wikipedia_article_text"
     assert card["digest"].startswith("sha256:") and card["options"]["bucket"] == 10000
+    assert card["options"]["epoch"] == 50  # a small set: sized by train_classifier
     assert (out / MODEL_FILE).stat().st_size < 5_000_000
     model = QualityModel.load(str(out))
     wiki_like = model.wiki_prob(wiki_text("palace"))
@@ -109,35 +92,9 @@ def test_train_with_fallback_writes_card_and_scores(tmp_path, cc_dir):
     remote = f"memory://quality-{uuid.uuid4().hex}"  # a models directory on another file system
     paths.copy(str(out / MODEL_FILE), paths.join(remote, MODEL_FILE))
     assert QualityModel.load(remote).wiki_prob(wiki_text("palace")) == wiki_like
-
-
-def test_train_with_cited_pages(tmp_path, cc_dir):
-    cited = [f"http://cited.example/{t}" for t in WIKI_TOPICS[:3]]
-    wiki = write_wiki(tmp_path / "wiki", cited)
-    out = tmp_path / "quality"
-    main(["train", "--wikipedia", str(wiki), "--commoncrawl", str(cc_dir), "--output", str(out),
-          "--min_positives", "3", "--bucket", "10000", "--dim", "16"])
-    card = json.loads((out / CARD_FILE).read_text())
-    assert card["fallback_used"] is False
-    assert card["training_data"]["commoncrawl_pages_cited"] == 3
-    assert card["training_data"]["positives"] == 3
-
-
-def test_models_build_writes_lid_card_and_classifier(tmp_path, cc_dir):
-    from corpus import models
-
-    wiki = write_wiki(tmp_path / "wiki", [])
-    out = tmp_path / "models"
-    assert models.main(["build", "--output", str(out), "--wikipedia", str(wiki), "--commoncrawl", str(cc_dir),
-                        "--skip", "lm", "--quality_min_positives", "5"]) == 0
-    report = json.loads((out / "models.json").read_text())
-    assert set(report["parts"]) == {"lid", "quality"}
-    assert report["parts"]["quality"]["fallback_used"] is True
-    assert json.loads((out / "lid.json").read_text())["file"] == "lid.176.ftz"
-    assert (out / "quality" / MODEL_FILE).exists()
-    with pytest.raises(SystemExit):
-        models.main(["build", "--output", str(out), "--wikipedia", str(tmp_path / "missing"),
-                     "--commoncrawl", str(cc_dir)])
+    monkeypatch.setattr("sys.stdin", io.StringIO(wiki_text("palace")))
+    assert main(["score", "--model", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"wiki_prob": wiki_like, "kept": wiki_like >= 0.25}
 
 
 def test_classifier_text_folds_whitespace_like_the_regex():

@@ -4,7 +4,8 @@ needs the shuffle and is `pipelines/commoncrawl.py`'s `CcnetLineDedup` over `cor
 
 Models come from `--models` (`make models`): `lm/` (per-language SentencePiece + KenLM +
 cutoffs), `quality/` (the fastText classifier), `lid.json` (which LID model). `resolve_models`
-finds them on the launcher, so a missing one fails before the job starts. On the workers, LID and
+checks them on the launcher, so a missing one fails before the job starts, and hands the steps
+references only (URLs under --models, `lid.PACKAGED`), resolved on the workers. On the workers, LID and
 the classifier load in `setup()`, each LM at its language's first page; every file is read through
 `corpus.paths` (local, gs://, s3://).
 """
@@ -99,21 +100,42 @@ def resolve_dedup_size(params: CommonCrawlParams, inputs: Sequence[str]) -> Dedu
 
 
 def resolve_models(params: CommonCrawlParams, lid_model: Optional[str] = None) -> Models:
-    """Where each model of the run comes from; exits early with the command that builds a missing one."""
+    """Where each model of the run comes from, as references the workers resolve (never a path of
+    this machine's installation); exits early with the command that builds a missing one. An error
+    reaching `--models` (endpoint, credentials, bucket) stops the run with that error, not as a
+    missing model."""
     models = params.models.rstrip("/")
     lm_dir, languages, quality_path = None, (), None
     if not params.no_perplexity:
         lm_dir = paths.join(models, "lm")
-        languages = tuple(sorted(lm.available_languages(lm_dir)))
+        languages = tuple(sorted(_reach(lambda: lm.available_languages(lm_dir), lm_dir)))
         if not languages:
-            raise SystemExit(f"no language model under {lm_dir}: run `make models` (python -m corpus.models "
-                             "build --output models) or pass --no_perplexity")
+            raise SystemExit(f"no language model under {lm_dir}{_why(paths.join(lm_dir, lm.INDEX))}: run `make "
+                             "models` (python -m pipelines.models build --output models) or pass --no_perplexity")
     if not params.no_quality:
         quality_path = paths.join(models, "quality", quality.MODEL_FILE)
-        if not paths.exists(quality_path):
-            raise SystemExit(f"no quality classifier at {quality_path}: run `make models` or pass --no_quality")
-    lid_path = lid_model or lid.model_from_card(models) or lid.default_model_path()
-    return Models(lid_path, lm_dir, languages, quality_path)
+        if not _reach(lambda: paths.exists(quality_path), quality_path):
+            raise SystemExit(f"no quality classifier at {quality_path}{_why(quality_path)}: run `make models` or "
+                             "pass --no_quality")
+    lid_ref = lid_model or _reach(lambda: lid.model_from_card(models), paths.join(models, lid.CARD_FILE))
+    return Models(lid_ref or lid.PACKAGED, lm_dir, languages, quality_path)
+
+
+def _why(path: str) -> str:
+    """What opening `path` says (" (FileNotFoundError: no such bucket ...)"), for the stop message."""
+    try:
+        with paths.open(path, "rb"):
+            return ""
+    except Exception as exc:  # the reason is the message: a missing bucket reads differently from a missing key
+        return f" ({type(exc).__name__}: {exc})"
+
+
+def _reach(ask: Callable[[], Any], where: str) -> Any:
+    """`ask()`, or a stop that names what failed on the way to `where` (not "no model")."""
+    try:
+        return ask()
+    except Exception as exc:  # botocore's own errors (no credentials, endpoint) are not OSErrors
+        raise SystemExit(f"cannot read {where}: {type(exc).__name__}: {exc}") from exc
 
 
 def _card(path: str) -> dict[str, Any]:
@@ -143,6 +165,15 @@ def model_cards(models: Models) -> dict[str, Any]:
                                      "kenlm_sha256": (card.get("kenlm") or {}).get("sha256"),
                                      "sentencepiece_sha256": (card.get("sentencepiece") or {}).get("sha256")}
     return cards
+
+
+def model_warnings(cards: dict[str, Any]) -> list[str]:
+    """What a run must say about its models: a quality classifier trained on the fallback."""
+    used = cards.get("quality") or {}
+    if not used.get("fallback_used"):
+        return []
+    return [f"the quality classifier {used.get('path')} was trained with the fallback (Wikipedia article text as "
+            f"positives: it scores 'looks like Wikipedia', not 'cited by Wikipedia'): {used.get('fallback_reason')}"]
 
 
 # ---------------------------------------------------------------------------------------------
