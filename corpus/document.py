@@ -2,6 +2,8 @@
 
 One document is one JSONL line or one Parquet row, in the shape Dolma and RedPajama use
 (`id`, `text`, `source`, `added`, `metadata`) so their readers and HF `datasets` load it as is.
+On disk every source has the one schema of `corpus.schema` (typed common metadata fields plus a
+JSON `extra`); in memory `metadata` is one flat dict.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from corpus import schema
 
 SOURCES: tuple[str, ...] = (
     "commoncrawl",
@@ -49,6 +53,7 @@ class Document:
         return dataclasses.replace(self, metadata={**self.metadata, **updates})
 
     def to_record(self) -> dict[str, Any]:
+        """The in-memory record (flat metadata), for tests and debugging; files use `to_json`."""
         return {
             "id": self.id,
             "text": self.text,
@@ -57,33 +62,30 @@ class Document:
             "metadata": self.metadata,
         }
 
+    def to_schema_record(self) -> dict[str, Any]:
+        """The on-disk record (`corpus.schema`): common metadata typed, the rest in `extra`."""
+        return schema.to_record(self.id, self.text, self.source, self.added, self.metadata)
+
     def to_json(self) -> str:
-        """One JSONL line; metadata keys sorted so equal documents serialise to equal bytes."""
-        record = self.to_record()
-        record["metadata"] = _sorted(self.metadata)
-        return json.dumps(record, ensure_ascii=False)
+        """One JSONL line in the schema: strict JSON, sorted `extra`, so equal documents give
+        equal bytes."""
+        return schema.record_json(self.to_schema_record())
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> "Document":
-        metadata = record.get("metadata") or {}
-        if isinstance(metadata, str):  # Parquet stores metadata as a JSON string
-            metadata = json.loads(metadata)
+        """A document from a stored record of any layout this project wrote (see `corpus.schema`);
+        ValueError/KeyError for a record that is not one."""
+        if not isinstance(record, Mapping):
+            raise ValueError(f"a record is a JSON object, not a {type(record).__name__}")
+        metadata = schema.flat_metadata(record.get("metadata") or {})
         return cls(
             id=str(record["id"]),
             text=str(record["text"]),
-            source=str(record.get("source", "")),
-            added=str(record.get("added", "") or ""),
-            metadata=dict(metadata),
+            source=str(record.get("source", "") or ""),
+            added=schema.stored_added(record, metadata),
+            metadata=metadata,
         )
 
     @classmethod
     def from_json(cls, line: str) -> "Document":
         return cls.from_record(json.loads(line))
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, (list, tuple)):
-        return [_sorted(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
-    return value

@@ -51,15 +51,17 @@ class Outcome:
         return bool(self.stats.get("balanced"))
 
     def documents(self) -> list[dict]:
-        """Every written document (JSONL shards) of the run's output."""
+        """Every written document (JSONL shards) of the run's output, metadata flat (corpus.schema)."""
         import gzip
+
+        from corpus.document import Document
 
         docs: list[dict] = []
         if self.output is None:
             return docs
         for shard in sorted((self.output / "documents").glob("*.jsonl.gz")):
             with gzip.open(shard, "rt", encoding="utf-8") as fh:
-                docs.extend(json.loads(line) for line in fh)
+                docs.extend(Document.from_json(line).to_record() for line in fh)
         return docs
 
 
