@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Sequence
 
-from corpus import paths
+from corpus import paths, schema
 from corpus.document import SOURCES, Document
 from corpus.fileio import ReadError, guarded, open_path
 
@@ -237,20 +237,12 @@ def encode_jsonl_gz(docs: Sequence[Document]) -> bytes:
 
 
 def encode_parquet(docs: Sequence[Document]) -> bytes:
+    """One Parquet shard in `corpus.schema.arrow_schema()`: the same schema for every source and
+    shard, so `datasets`, `pyarrow.dataset` and DuckDB read a folder of shards as one table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table(
-        {
-            "id": [d.id for d in docs],
-            "text": [d.text for d in docs],
-            "source": [d.source for d in docs],
-            "added": [d.added for d in docs],
-            # Metadata differs per source and per document; a JSON string keeps one schema
-            # across every shard so `datasets` can load a folder of shards.
-            "metadata": [json.dumps(d.metadata, ensure_ascii=False, sort_keys=True) for d in docs],
-        }
-    )
+    table = schema.arrow_table([d.to_schema_record() for d in docs])
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()

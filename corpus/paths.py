@@ -4,18 +4,24 @@ Built on fsspec (the file-system layer of pandas, HF `datasets`, dask and pyarro
 `file://` need nothing more, `s3://` needs `s3fs`, `gs://` needs `gcsfs` (the `aws`/`gcp` extras).
 Everything above `corpus/` opens, lists, copies and writes through these functions, so a remote
 path behaves like a local one everywhere, and `corpus/` never needs Beam's FileSystems.
+
+An S3-compatible endpoint other than AWS (MinIO, Ceph, a test server) is named by the standard
+`AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`) environment variable, which botocore (under s3fs)
+reads itself. A remote failure is raised as one line that says what failed: the endpoint could not
+be reached, credentials are missing or refused, or the key or bucket does not exist.
 """
 from __future__ import annotations
 
 import builtins
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
-import fsspec
 from fsspec.core import url_to_fs
 
 GLOB_CHARS = "*?["
@@ -32,8 +38,44 @@ def local_path(path: str) -> str:
     return path[len("file://"):] if path.startswith("file://") else path
 
 
+class StorageError(OSError):
+    """A remote storage operation failed for a reason other than a missing file."""
+
+
 def _fs(path: str) -> tuple[Any, str]:
     return url_to_fs(str(path))
+
+
+def endpoint(path: str) -> str:
+    """The endpoint a remote path is served from, for messages."""
+    if str(path).startswith(("s3://", "s3a://")):
+        return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3 (default endpoint)"
+    return str(path).split("://", 1)[0] + " default endpoint"
+
+
+@contextmanager
+def _remote_errors(path: str, action: str) -> Iterator[None]:
+    """Turn a file system client's exception into one line naming the path, the action and the
+    cause (unreachable endpoint, missing or refused credentials, missing key or bucket)."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{action} {path}: no such key or bucket ({exc})") from None
+    except PermissionError as exc:
+        raise StorageError(f"{action} {path}: access denied at {endpoint(path)}; check the credentials "
+                           f"(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the cloud's login) ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - client libraries raise their own classes; name them
+        kind = type(exc).__name__
+        if isinstance(exc, StorageError):
+            raise
+        if "Credentials" in kind:
+            cause = ("no usable credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) "
+                     "for s3://, or log in to the cloud's SDK")
+        elif "Endpoint" in kind or "Connect" in kind or isinstance(exc, (ConnectionError, TimeoutError)):
+            cause = f"cannot reach the endpoint {endpoint(path)} (set AWS_ENDPOINT_URL for an S3-compatible server)"
+        else:
+            raise
+        raise StorageError(f"{action} {path}: {cause} [{kind}: {exc}]") from None
 
 
 def _url(fs: Any, path: str) -> str:
@@ -61,8 +103,9 @@ def _ask(path: str, local: Callable[[str], Any], remote: str) -> Any:
     """`local(path)` for a local path, else the fsspec file system's method named `remote`."""
     if not is_remote(path):
         return local(local_path(path))
-    fs, p = _fs(path)
-    return getattr(fs, remote)(p)
+    with _remote_errors(path, remote):
+        fs, p = _fs(path)
+        return getattr(fs, remote)(p)
 
 
 def exists(path: str) -> bool:
@@ -93,13 +136,14 @@ def list_files(path: str) -> list[str]:
     path = str(path)
     if not is_remote(path):
         return _list_local(local_path(path))
-    fs, p = _fs(path)
-    if has_glob(p):
-        found = [f for f in fs.glob(p) if fs.isfile(f)]
-    elif fs.isdir(p):
-        found = list(fs.find(p))
-    else:
-        found = [p] if fs.exists(p) else []
+    with _remote_errors(path, "list"):
+        fs, p = _fs(path)
+        if has_glob(p):
+            found = [f for f, info in fs.glob(p, detail=True).items() if info.get("type") == "file"]
+        elif fs.isdir(p):
+            found = list(fs.find(p))
+        else:
+            found = [p] if fs.exists(p) else []
     return sorted(_url(fs, f) for f in found)
 
 
@@ -127,7 +171,9 @@ def open(path: str, mode: str = "rb", **kwargs: Any) -> IO[Any]:  # noqa: A001 -
         if "w" in mode or "a" in mode:
             os.makedirs(os.path.dirname(os.path.abspath(local_path(path))), exist_ok=True)
         return builtins.open(local_path(path), mode, **kwargs)
-    return fsspec.open(str(path), mode, **kwargs).open()
+    with _remote_errors(path, "open"):
+        fs, p = _fs(path)
+        return fs.open(p, mode, **kwargs)
 
 
 def read_bytes(path: str) -> bytes:
@@ -143,16 +189,72 @@ def makedirs(path: str) -> None:
     if not is_remote(path):
         os.makedirs(local_path(path), exist_ok=True)
         return
-    fs, p = _fs(path)
-    fs.makedirs(p, exist_ok=True)
+    with _remote_errors(path, "make directory"):
+        fs, p = _fs(path)
+        fs.makedirs(p, exist_ok=True)
+
+
+def temp_name(path: str) -> str:
+    """A temporary name beside `path`, unique per writer (pid + random), ending in `.tmp` so that
+    listings of finished files skip it: two writers of one path never share a temporary file."""
+    return f"{path}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+@contextmanager
+def atomic_writer(path: str) -> Iterator[IO[bytes]]:
+    """A binary handle whose bytes appear under `path` only when the block completes.
+
+    Local: written to a `temp_name`, flushed, fsynced, closed (each checked: ENOSPC raises here),
+    renamed over `path`; on any failure the temporary file is removed and nothing is renamed.
+    Remote: spooled to a local temporary file and uploaded to the final key only once complete
+    (object stores are atomic per PUT, a multipart upload per completion); a failure uploads nothing.
+    """
+    if is_remote(path):
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.flush()
+            spool.seek(0)
+            with _remote_errors(path, "write"):
+                fs, p = _fs(path)
+                handle = fs.open(p, "wb")
+                try:
+                    shutil.copyfileobj(spool, handle, 1 << 20)
+                except BaseException:
+                    _discard(handle)
+                    raise
+                handle.close()
+        return
+    final = local_path(path)
+    os.makedirs(os.path.dirname(os.path.abspath(final)), exist_ok=True)
+    tmp = temp_name(final)
+    handle = builtins.open(tmp, "wb")
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, final)
+    except BaseException:
+        with suppress(OSError):
+            handle.close()
+        with suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _discard(handle: Any) -> None:
+    """Abandon a remote upload without committing it: fsspec's buffered files commit on close, so
+    a half-sent object is aborted (`discard`) instead; a file without `discard` is left unclosed."""
+    discard = getattr(handle, "discard", None)
+    if discard is not None:
+        with suppress(Exception):
+            discard()
 
 
 def write_atomically(path: str, payload: bytes) -> None:
-    """Write to a temporary name and rename, so a crash never leaves half a file under `path`."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as handle:
+    """Write `payload` so that `path` holds either its old content or all of `payload`, never part."""
+    with atomic_writer(path) as handle:
         handle.write(payload)
-    replace(tmp, path)
 
 
 def write_text_atomically(path: str, text: str) -> None:
@@ -161,14 +263,17 @@ def write_text_atomically(path: str, text: str) -> None:
 
 def replace(src: str, dst: str) -> None:
     """Move `src` over `dst` (atomic for local paths; copy-then-delete on object stores)."""
-    if not is_remote(dst):
+    if not is_remote(dst) and not is_remote(src):
         os.replace(local_path(src), local_path(dst))
         return
-    fs, p = _fs(dst)
-    _, s = _fs(src)
-    if fs.exists(p):
-        fs.rm(p)
-    fs.mv(s, p)
+    if not is_remote(dst) or not is_remote(src):
+        copy(src, dst)
+        delete(src)
+        return
+    with _remote_errors(dst, "move to"):
+        fs, p = _fs(dst)
+        _, s = _fs(src)
+        fs.mv(s, p)
 
 
 def delete(path: str) -> None:
@@ -180,24 +285,41 @@ def delete(path: str) -> None:
         elif os.path.lexists(p):
             os.remove(p)
         return
-    fs, p = _fs(path)
-    if fs.exists(p):
-        fs.rm(p, recursive=True)
+    with _remote_errors(path, "delete"):
+        fs, p = _fs(path)
+        if fs.exists(p):
+            fs.rm(p, recursive=True)
 
 
 def copy(src: str, dst: str) -> None:
-    """Copy one file between any two locations, streaming in 1 MiB chunks."""
-    with open(src, "rb") as reader, open(f"{dst}.tmp", "wb") as writer:
+    """Copy one file between any two locations, streaming in 1 MiB chunks, atomically (see
+    `atomic_writer`: `dst` is never seen half written)."""
+    with open(src, "rb") as reader, atomic_writer(dst) as writer:
         shutil.copyfileobj(reader, writer, 1 << 20)
-    replace(f"{dst}.tmp", dst)
+
+
+_copies: dict[int, str] = {}  # process id -> that process's folder of local copies
+
+
+def _copies_dir() -> Path:
+    """This process's folder of local copies, removed when the process exits (atexit): a worker
+    never leaves model copies behind, and two processes never share (or delete) one copy."""
+    pid = os.getpid()
+    if pid not in _copies:
+        import atexit
+
+        _copies[pid] = tempfile.mkdtemp(prefix="llama_corpus_copies_")
+        atexit.register(shutil.rmtree, _copies[pid], True)
+    return Path(_copies[pid])
 
 
 def local_copy(path: str) -> str:
     """A local file for `path` (for libraries that only open local files: fastText, KenLM,
-    SentencePiece): the path itself when local, else one cached copy per worker, keyed by URL."""
+    SentencePiece): the path itself when local, else one copy per worker process, keyed by URL,
+    removed when the process exits. A failed copy raises its own error (endpoint, key...)."""
     if not is_remote(path):
         return local_path(path)
-    cache = Path(tempfile.gettempdir()) / "llama_corpus_cache" / hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    cache = _copies_dir() / hashlib.sha1(str(path).encode()).hexdigest()[:16]
     target = cache / basename(path)
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)

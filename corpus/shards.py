@@ -16,7 +16,9 @@ its directory: source, documents, tokens, bytes, dtype, vocab size, tokenizer di
 shard its documents, tokens, bytes and sha256. Pure Python + numpy: no Beam here.
 
 Manifests and digests go through `corpus.paths` (local or remote); the shards themselves are
-written and memory-mapped locally (a remote series is written locally and copied up).
+written and memory-mapped locally (a remote series is written locally and copied up, and staged
+to local disk by `stage_series` to be read). Readers check a series against its manifest
+(`verify_series`: structure, counts, sha256 of every file, token ids below the vocabulary).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import struct
 from array import array
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
@@ -121,6 +124,21 @@ def read_index_header(buffer: bytes | memoryview | np.ndarray, path: str = "") -
     return IndexHeader(np.dtype(DTYPE_CODES[code]), sequence_count, document_count, 34)
 
 
+def _check_index(path: str, dtype: np.dtype, lengths: np.ndarray, pointers: np.ndarray,
+                 documents: np.ndarray) -> None:
+    """A `.idx` whose pointers or document indices are not what its lengths imply (one flipped
+    byte) would make readers take the wrong tokens silently: refuse it, naming the file."""
+    if lengths.size and int(lengths.min()) < 0:
+        raise ValueError(f"{path}: negative sequence length")
+    expected = np.zeros(lengths.size, dtype=np.int64)
+    if lengths.size > 1:
+        np.cumsum(lengths[:-1].astype(np.int64) * dtype.itemsize, out=expected[1:])
+    if not np.array_equal(pointers, expected):
+        raise ValueError(f"{path}: byte pointers do not follow the sequence lengths (corrupt index)")
+    if documents.size and (documents[0] != 0 or documents[-1] != lengths.size or np.any(np.diff(documents) < 0)):
+        raise ValueError(f"{path}: document indices are not 0..{lengths.size} in order (corrupt index)")
+
+
 # --------------------------------------------------------------------------------------------
 # Reader
 # --------------------------------------------------------------------------------------------
@@ -147,6 +165,7 @@ class IndexedDataset:
         self.document_indices = np.frombuffer(
             buffer, dtype="<i8", count=header.document_count, offset=offset + n * 12
         )
+        _check_index(idx_path, self.dtype, self.document_lengths, self.pointers, self.document_indices)
         bin_size = os.path.getsize(bin_path)
         self.total_tokens = int(self.document_lengths.sum(dtype=np.int64))
         if bin_size != self.total_tokens * self.dtype.itemsize:
@@ -256,6 +275,7 @@ class ShardWriter:
         self.documents = 0  # documents added (an oversized one counts once)
         self.tokens = 0
         self._handle: Optional[BinaryIO] = None
+        self._tmp: dict[str, str] = {}  # suffix -> this writer's temporary name of the open shard
         self._digest: Any = None
         self._lengths = array("q")
         self._shard_tokens = 0
@@ -305,8 +325,9 @@ class ShardWriter:
 
     def _append(self, data: np.ndarray) -> None:
         if self._handle is None:
-            path = self._path(len(self.shards), ".bin.tmp")
-            self._handle = open(path, "wb")
+            index = len(self.shards)
+            self._tmp = {suffix: paths.temp_name(str(self._path(index, suffix))) for suffix in (".bin", ".idx")}
+            self._handle = open(self._tmp[".bin"], "wb")
             self._digest = hashlib.sha256()
         payload = data.tobytes()
         self._handle.write(payload)
@@ -321,13 +342,20 @@ class ShardWriter:
         if self._handle is None:
             return
         index = len(self.shards)
-        self._handle.close()
-        self._handle = None
+        handle, self._handle = self._handle, None
+        try:
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            handle.close()  # a failed write-back (ENOSPC) raises here, before anything is renamed
         index_bytes = encode_index(self.dtype, np.frombuffer(self._lengths, dtype=np.int64))
-        idx_tmp = self._path(index, ".idx.tmp")
-        idx_tmp.write_bytes(index_bytes)
-        os.replace(self._path(index, ".bin.tmp"), self._path(index, ".bin"))
-        os.replace(idx_tmp, self._path(index, ".idx"))
+        with open(self._tmp[".idx"], "wb") as idx:
+            idx.write(index_bytes)
+            idx.flush()
+            os.fsync(idx.fileno())
+        os.replace(self._tmp[".bin"], self._path(index, ".bin"))
+        os.replace(self._tmp[".idx"], self._path(index, ".idx"))
+        self._tmp = {}
         self.shards.append(
             ShardInfo(
                 prefix=shard_prefix(self.prefix, index),
@@ -351,14 +379,16 @@ class ShardWriter:
         return list(self.shards)
 
     def abort(self) -> None:
-        """Drop the shard being written (its `.tmp` file); finished shards stay."""
+        """Drop the shard being written (its temporary files); finished shards stay."""
         if self._handle is not None:
-            self._handle.close()
+            try:
+                self._handle.close()
+            except OSError:
+                pass  # the write that failed is why we abort
             self._handle = None
-            for suffix in (".bin.tmp", ".idx.tmp"):
-                tmp = self._path(len(self.shards), suffix)
-                if tmp.exists():
-                    tmp.unlink()
+        for tmp in self._tmp.values():
+            Path(tmp).unlink(missing_ok=True)
+        self._tmp = {}
         self._closed = True
 
 
@@ -445,20 +475,73 @@ def read_manifest(directory: PathLike) -> Manifest:
     return Manifest.from_json(paths.read_text(path))
 
 
-def verify_series(directory: PathLike, check_digests: bool = True) -> Manifest:
-    """Check that every shard of a manifest exists, matches its counts and (optionally) sha256."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    for shard in manifest.shards:
-        prefix = directory / shard["prefix"]
+class ShardError(ValueError):
+    """A token shard that does not match its manifest (corrupt, changed or out of vocabulary)."""
+
+
+def _scan_bin(path: str, dtype: np.dtype, chunk: int = 1 << 22) -> tuple[str, int, int]:
+    """sha256, smallest and largest token id of a `.bin`, in one streaming pass (memory: one chunk)."""
+    digest, smallest, largest = hashlib.sha256(), 0, -1
+    chunk -= chunk % dtype.itemsize
+    with paths.open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+            ids = np.frombuffer(block[: len(block) - len(block) % dtype.itemsize], dtype=dtype.newbyteorder("<"))
+            if ids.size:
+                smallest, largest = min(smallest, int(ids.min())), max(largest, int(ids.max()))
+    return digest.hexdigest(), smallest, largest
+
+
+def check_shard(directory: PathLike, shard: dict[str, Any], manifest: Manifest, check_digests: bool = True) -> None:
+    """One shard against its manifest entry: structure and counts always; with `check_digests`
+    the sha256 of its `.idx` and `.bin` and that every token id is below the vocabulary size.
+    Raises ShardError naming the file."""
+    prefix = paths.join(str(directory), shard["prefix"])
+    try:
         ds = IndexedDataset(prefix)
-        if len(ds) != shard["documents"] or ds.total_tokens != shard["tokens"]:
-            raise ValueError(f"{prefix}: counts differ from {MANIFEST_NAME}")
-        if ds.dtype.name != manifest.dtype:
-            raise ValueError(f"{prefix}: dtype {ds.dtype} differs from {MANIFEST_NAME} ({manifest.dtype})")
-        if check_digests and sha256_file(str(prefix) + ".bin") != shard["sha256"]:
-            raise ValueError(f"{prefix}.bin: sha256 differs from {MANIFEST_NAME}")
+    except (OSError, ValueError) as exc:
+        raise ShardError(f"{prefix}: {exc}") from None
+    if len(ds) != shard["documents"] or ds.total_tokens != shard["tokens"]:
+        raise ShardError(f"{prefix}: {len(ds)} documents, {ds.total_tokens} tokens; {MANIFEST_NAME} says "
+                         f"{shard['documents']} and {shard['tokens']}")
+    if ds.dtype.name != manifest.dtype:
+        raise ShardError(f"{prefix}: dtype {ds.dtype} differs from {MANIFEST_NAME} ({manifest.dtype})")
+    if not check_digests:
+        return
+    if shard.get("idx_sha256") and sha256_file(prefix + ".idx") != shard["idx_sha256"]:
+        raise ShardError(f"{prefix}.idx: sha256 differs from {MANIFEST_NAME} (corrupt or changed file)")
+    digest, smallest, largest = _scan_bin(prefix + ".bin", ds.dtype)
+    if digest != shard["sha256"]:
+        raise ShardError(f"{prefix}.bin: sha256 differs from {MANIFEST_NAME} (corrupt or changed file)")
+    if smallest < 0 or largest >= int(manifest.vocab_size):
+        raise ShardError(f"{prefix}.bin: token id {smallest if smallest < 0 else largest} is out of the "
+                         f"vocabulary (vocab_size {manifest.vocab_size} in {MANIFEST_NAME})")
+
+
+def verify_series(directory: PathLike, check_digests: bool = True, workers: int = 1) -> Manifest:
+    """Check every shard of a series against its manifest (`check_shard`), `workers` at a time
+    (hashing releases the GIL); returns the manifest."""
+    manifest = read_manifest(directory)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(lambda shard: check_shard(directory, shard, manifest, check_digests), manifest.shards))
     return manifest
+
+
+def stage_series(directory: str, local_dir: PathLike, check_digests: bool = True, workers: int = 1) -> Path:
+    """A local copy of a (remote) series for readers that memory-map or `pread` its shards:
+    every file copied into `local_dir` through `corpus.paths`, then verified (`verify_series`)."""
+    local = Path(local_dir)
+    local.mkdir(parents=True, exist_ok=True)
+    manifest_path = paths.join(directory, MANIFEST_NAME)
+    if not paths.is_file(manifest_path):
+        raise FileNotFoundError(f"{manifest_path} not found")
+    paths.copy(manifest_path, str(local / MANIFEST_NAME))
+    manifest = read_manifest(local)
+    names = [shard["prefix"] + suffix for shard in manifest.shards for suffix in (".bin", ".idx")]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(lambda name: paths.copy(paths.join(directory, name), str(local / name)), names))
+    verify_series(local, check_digests, workers)
+    return local
 
 
 def open_series(directory: PathLike) -> list[IndexedDataset]:

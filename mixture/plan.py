@@ -26,7 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+import numpy as np
+
 from corpus import paths
+from corpus.permute import Permutation, key_of
 
 # LLaMA (arXiv 2302.13971) Table 1: sampling proportion, epochs over the 1.4T-token run, disk size.
 TABLE1: dict[str, tuple[float, float, str]] = {
@@ -297,3 +300,50 @@ def make_plan(
         # No more shards than documents, so that no shard is empty.
         plan.num_shards = max(1, min(plan.num_shards, sum(s.documents for s in plan.sources)))
     return plan
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing: which documents a shard takes
+# --------------------------------------------------------------------------------------------
+def draw_ranges(seed: int, source: str, documents: int, block: int, start: int, stop: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draws [start, stop) of a source as document ranges [begin, end) in draw order, with the pass
+    each range belongs to.
+
+    Pass q orders the source's n documents as blocks of `block` consecutive documents (the last one
+    shorter) permuted by `Permutation(blocks, key_of(seed, source, q))`. Draw p is element p % n of
+    pass p // n. Everything is computed from counts: O(ranges), never O(documents of the source).
+    """
+    n = documents
+    empty = np.zeros(0, dtype=np.int64)
+    if stop <= start or n <= 0:
+        return empty, empty, empty
+    nb = -(-n // block)
+    last = n - (nb - 1) * block  # size of the short block (index nb - 1)
+    begins, ends, passes = [], [], []
+    for q in range(start // n, (stop - 1) // n + 1):
+        lo, hi = max(start, q * n) - q * n, min(stop, (q + 1) * n) - q * n
+        perm = Permutation(nb, key_of(seed, source, q))
+        short = perm.inverse(nb - 1)  # position of the short block in this pass
+
+        def position(offset: int) -> int:
+            if offset < short * block:
+                return offset // block
+            rest = offset - short * block
+            return short if rest < last else short + 1 + (rest - last) // block
+
+        js = np.arange(position(lo), position(hi - 1) + 1, dtype=np.int64)
+        blocks = perm[js]
+        first = js * block - (block - last) * (js > short)  # pass offset of each block's first document
+        size = np.where(blocks == nb - 1, last, block)
+        cut_lo = np.maximum(lo - first, 0)
+        cut_hi = np.minimum(hi - first, size)
+        begins.append(blocks * block + cut_lo)
+        ends.append(blocks * block + cut_hi)
+        passes.append(np.full(js.size, q, dtype=np.int64))
+    return np.concatenate(begins), np.concatenate(ends), np.concatenate(passes)
+
+
+def shard_order(seed: int, shard: int, size: int) -> np.ndarray:
+    """The seeded interleaving of a shard's documents across sources."""
+    return np.random.default_rng(key_of(seed, "interleave", shard)).permutation(size)

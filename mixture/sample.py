@@ -12,19 +12,28 @@ draw ranges and source shards it took documents from). See docs/mixture.md.
 Each output shard is computed from the plan alone (workers write shards independently, memory is
 bounded by one shard), documents are never split, and documents of all sources are interleaved by
 a seeded shuffle within each shard. Rerunning skips shards whose sidecar matches the plan and whose
-files match their sha256; same inputs + seed give byte-identical files. Input and output are local
-(or mounted) directories: shards are read with positioned reads and written in place.
+files match their sha256; same inputs + seed give byte-identical files.
+
+Honest output: input shards are verified against their manifests' sha256 first (`--no_verify`
+skips it); every write, fsync and close is checked, and a failure (ENOSPC included) exits 1 with
+no manifest and no shard under a final name that is not complete. Temporary names are unique per
+writer, so two runs into one OUTPUT both finish; workers die with the sampler (PR_SET_PDEATHSIG).
+Input and output may be remote (`s3://`, `gs://`, ...): remote inputs are staged to `--stage_dir`
+(shards are read with positioned reads), and each finished shard is uploaded, its sidecar last.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import ExitStack
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Optional, Sequence
@@ -33,7 +42,8 @@ import numpy as np
 
 from corpus import paths
 from corpus import shards as shardlib
-from corpus.permute import Permutation, key_of
+from corpus.clihelp import DefaultsHelpFormatter
+from mixture.inputs import SourceSeries, check_compatible, find_inputs, prepare
 from mixture.plan import (
     DEFAULT_BLOCK_DOCS,
     DEFAULT_SEED,
@@ -42,114 +52,18 @@ from mixture.plan import (
     Available,
     Plan,
     PlanError,
+    draw_ranges,
     format_bytes,
     format_count,
     load_mixture_file,
     make_plan,
     parse_assignments,
     parse_tokens,
+    shard_order,
 )
 
 PREFIX = "mixture"
 CHUNK_BYTES = 8 << 20  # bytes gathered per write: bounds the writer's buffer
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs
-# --------------------------------------------------------------------------------------------
-@dataclass
-class SourceSeries:
-    """One source's token series: its manifest and per-shard document counts."""
-
-    name: str
-    directory: str
-    manifest: shardlib.Manifest
-    manifest_sha256: str
-
-    @property
-    def shard_documents(self) -> list[int]:
-        return [int(s["documents"]) for s in self.manifest.shards]
-
-    @property
-    def documents(self) -> int:
-        # Sequences, not manifest.documents: an oversized document cut across shards is several.
-        return sum(self.shard_documents)
-
-    @property
-    def tokens(self) -> int:
-        return int(self.manifest.tokens)
-
-
-def find_inputs(root: str) -> dict[str, SourceSeries]:
-    """Every `root/<dir>/manifest.json`, keyed by the manifest's source name."""
-    found: dict[str, SourceSeries] = {}
-    for path in paths.list_files(paths.join(root, "*", shardlib.MANIFEST_NAME)):
-        manifest = shardlib.read_manifest(path)
-        directory = paths.parent(path)
-        name = manifest.source or paths.basename(directory)
-        if name in found:
-            raise PlanError(f"two inputs for {name}: {found[name].directory} and {directory}")
-        found[name] = SourceSeries(name, directory, manifest, shardlib.sha256_file(path))
-    return found
-
-
-def check_compatible(series: Sequence[SourceSeries]) -> tuple[str, int, str]:
-    """(dtype, vocab size, tokenizer sha256) shared by all inputs, or PlanError."""
-    kinds = {(s.manifest.dtype, int(s.manifest.vocab_size), s.manifest.tokenizer_sha256) for s in series}
-    if len(kinds) != 1:
-        detail = "; ".join(
-            f"{s.name}: {s.manifest.dtype}, vocab {s.manifest.vocab_size}, tokenizer {s.manifest.tokenizer_sha256[:12]}"
-            for s in series
-        )
-        raise PlanError(f"inputs were tokenized differently, refusing to mix token ids: {detail}")
-    return kinds.pop()
-
-
-# --------------------------------------------------------------------------------------------
-# Drawing: which documents a shard takes
-# --------------------------------------------------------------------------------------------
-def draw_ranges(seed: int, source: str, documents: int, block: int, start: int, stop: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draws [start, stop) of a source as document ranges [begin, end) in draw order, with the pass
-    each range belongs to.
-
-    Pass q orders the source's n documents as blocks of `block` consecutive documents (the last one
-    shorter) permuted by `Permutation(blocks, key_of(seed, source, q))`. Draw p is element p % n of
-    pass p // n. Everything is computed from counts: O(ranges), never O(documents of the source).
-    """
-    n = documents
-    empty = np.zeros(0, dtype=np.int64)
-    if stop <= start or n <= 0:
-        return empty, empty, empty
-    nb = -(-n // block)
-    last = n - (nb - 1) * block  # size of the short block (index nb - 1)
-    begins, ends, passes = [], [], []
-    for q in range(start // n, (stop - 1) // n + 1):
-        lo, hi = max(start, q * n) - q * n, min(stop, (q + 1) * n) - q * n
-        perm = Permutation(nb, key_of(seed, source, q))
-        short = perm.inverse(nb - 1)  # position of the short block in this pass
-
-        def position(offset: int) -> int:
-            if offset < short * block:
-                return offset // block
-            rest = offset - short * block
-            return short if rest < last else short + 1 + (rest - last) // block
-
-        js = np.arange(position(lo), position(hi - 1) + 1, dtype=np.int64)
-        blocks = perm[js]
-        first = js * block - (block - last) * (js > short)  # pass offset of each block's first document
-        size = np.where(blocks == nb - 1, last, block)
-        cut_lo = np.maximum(lo - first, 0)
-        cut_hi = np.minimum(hi - first, size)
-        begins.append(blocks * block + cut_lo)
-        ends.append(blocks * block + cut_hi)
-        passes.append(np.full(js.size, q, dtype=np.int64))
-    return np.concatenate(begins), np.concatenate(ends), np.concatenate(passes)
-
-
-def shard_order(seed: int, shard: int, size: int) -> np.ndarray:
-    """The seeded interleaving of a shard's documents across sources."""
-    return np.random.default_rng(key_of(seed, "interleave", shard)).permutation(size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,8 +72,11 @@ def shard_order(seed: int, shard: int, size: int) -> np.ndarray:
 class ShardJob:
     """Everything a worker needs to write any shard: the plan and the input series."""
 
-    def __init__(self, plan: Plan, series: dict[str, SourceSeries], output: Path, dtype: str, digest: str):
-        self.plan, self.series, self.output = plan, series, output
+    def __init__(self, plan: Plan, series: dict[str, SourceSeries], output: Path, dtype: str, digest: str,
+                 remote: Optional[str] = None):
+        """`output` is where shards are written; with `remote` (an object-store folder) it is a
+        local staging folder and each finished shard is uploaded there, its sidecar last."""
+        self.plan, self.series, self.output, self.remote = plan, series, output, remote
         self.dtype = np.dtype(dtype)
         self.plan_digest = digest
         self._readers: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
@@ -185,20 +102,23 @@ class ShardJob:
     def prefix(self, k: int) -> Path:
         return self.output / shardlib.shard_prefix(PREFIX, k)
 
+    def final(self, k: int, suffix: str) -> str:
+        """Where shard k's file with `suffix` ends up (local, or the remote folder)."""
+        name = shardlib.shard_prefix(PREFIX, k) + suffix
+        return paths.join(self.remote, name) if self.remote else str(self.output / name)
+
     def finished(self, k: int) -> Optional[dict]:
         """The sidecar of shard k when the shard is complete, from this plan, and intact."""
-        sidecar = Path(str(self.prefix(k)) + ".json")
-        if not sidecar.exists():
-            return None
+        sidecar = self.final(k, ".json")
         try:
-            info = json.loads(sidecar.read_text())
-        except ValueError:
+            info = json.loads(paths.read_text(sidecar))
+        except (OSError, ValueError):
             return None
-        base = str(self.prefix(k))
-        if info.get("plan_digest") != self.plan_digest:
+        if not isinstance(info, dict) or info.get("plan_digest") != self.plan_digest:
             return None
         for suffix, key in ((".bin", "sha256"), (".idx", "idx_sha256")):
-            if not os.path.exists(base + suffix) or shardlib.sha256_file(base + suffix) != info.get(key):
+            path = self.final(k, suffix)
+            if not paths.exists(path) or shardlib.sha256_file(path) != info.get(key):
                 return None
         return info
 
@@ -230,10 +150,22 @@ class ShardJob:
             "sources": sources,
             "plan_digest": self.plan_digest,
         }
-        base = str(self.prefix(k))
-        tmp = Path(base + ".json.tmp")
-        tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, base + ".json")
+        sidecar = json.dumps(info, indent=1, sort_keys=True) + "\n"
+        try:
+            if self.remote:
+                # Upload the shard's files, the sidecar (its mark of completion) last.
+                for suffix in (".bin", ".idx"):
+                    paths.copy(str(self.prefix(k)) + suffix, self.final(k, suffix))
+            paths.write_text_atomically(self.final(k, ".json"), sidecar)
+        except BaseException:
+            # No sidecar: the shard's files must not stay behind looking finished.
+            for suffix in (".bin", ".idx"):
+                paths.delete(self.final(k, suffix))
+            raise
+        finally:
+            if self.remote:
+                for suffix in (".bin", ".idx"):
+                    Path(str(self.prefix(k)) + suffix).unlink(missing_ok=True)
         info["skipped"] = False
         return info
 
@@ -293,30 +225,43 @@ class ShardJob:
         return view, _concat(offsets), _concat(nbytes), _concat(owner)
 
     def write_files(self, k: int, view: memoryview, offsets: np.ndarray, nbytes: np.ndarray) -> tuple[str, bytes]:
-        """Shard k's .bin (the documents in this order) and .idx, each renamed into place when
-        complete; returns the .bin's sha256 and the .idx bytes."""
+        """Shard k's .bin (the documents in this order) and .idx, each under this writer's own
+        temporary name, every write, fsync and close checked, renamed into place only when both
+        are complete (a failure removes them); returns the .bin's sha256 and the .idx bytes."""
         base = str(self.prefix(k))
         digest = hashlib.sha256()
-        # Double buffering: a helper thread writes and hashes chunk c (both release the GIL) while
-        # this thread gathers chunk c + 1.
-        with open(base + ".bin.tmp", "wb") as handle, ThreadPoolExecutor(max_workers=1) as io:
-            cumulative = np.cumsum(nbytes)
-            start, pending = 0, None
-            while start < nbytes.size:
-                # Documents up to ~CHUNK_BYTES per write.
-                stop = max(start + 1, int(np.searchsorted(cumulative, (cumulative[start] - nbytes[start]) + CHUNK_BYTES)))
-                payload = b"".join([view[o : o + n] for o, n in
-                                    zip(offsets[start:stop].tolist(), nbytes[start:stop].tolist())])
+        index_bytes = shardlib.encode_index(self.dtype, nbytes // self.dtype.itemsize)
+        tmp = {suffix: paths.temp_name(base + suffix) for suffix in (".bin", ".idx")}
+        try:
+            # Double buffering: a helper thread writes and hashes chunk c (both release the GIL)
+            # while this thread gathers chunk c + 1.
+            with open(tmp[".bin"], "wb") as handle, ThreadPoolExecutor(max_workers=1) as io:
+                cumulative = np.cumsum(nbytes)
+                start, pending = 0, None
+                while start < nbytes.size:
+                    # Documents up to ~CHUNK_BYTES per write.
+                    stop = max(start + 1, int(np.searchsorted(cumulative, (cumulative[start] - nbytes[start]) + CHUNK_BYTES)))
+                    payload = b"".join([view[o : o + n] for o, n in
+                                        zip(offsets[start:stop].tolist(), nbytes[start:stop].tolist())])
+                    if pending is not None:
+                        pending.result()
+                    pending = io.submit(self._flush, handle, digest, payload)
+                    start = stop
                 if pending is not None:
                     pending.result()
-                pending = io.submit(self._flush, handle, digest, payload)
-                start = stop
-            if pending is not None:
-                pending.result()
-        index_bytes = shardlib.encode_index(self.dtype, nbytes // self.dtype.itemsize)
-        Path(base + ".idx.tmp").write_bytes(index_bytes)
-        os.replace(base + ".bin.tmp", base + ".bin")
-        os.replace(base + ".idx.tmp", base + ".idx")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with open(tmp[".idx"], "wb") as handle:
+                handle.write(index_bytes)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp[".bin"], base + ".bin")
+            placed = [base + ".bin"]
+            os.replace(tmp[".idx"], base + ".idx")
+        except BaseException:
+            for path in (*tmp.values(), *locals().get("placed", [])):
+                Path(path).unlink(missing_ok=True)
+            raise
         return digest.hexdigest(), index_bytes
 
     @staticmethod
@@ -342,8 +287,24 @@ def _read_into(fd: int, view: memoryview, offset: int) -> None:
 _JOB: Optional[ShardJob] = None
 
 
-def _init_worker(job: ShardJob) -> None:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the sampler dies (even by kill -9), so no orphan keeps
+    writing into OUTPUT; elsewhere than Linux, or if the parent is already gone, exit now."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _init_worker(job: ShardJob, parent: int) -> None:
     global _JOB
+    _die_with_parent(parent)
     _JOB = job
 
 
@@ -372,23 +333,29 @@ def plan_digest(plan: Plan, series: dict[str, SourceSeries]) -> str:
 # CLI
 # --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m mixture.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="python -m mixture.sample", description=__doc__,
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--tokens", required=True, help="total tokens to draw, with K/M/B/T suffixes (e.g. 1.4T)")
-    parser.add_argument("--input", default="out/tokens", help="directory of per-source series (<source>/manifest.json)")
-    parser.add_argument("--output", default="out/mixture", help="directory for the mixed shards and manifest.json")
+    parser.add_argument("--input", default="out/tokens",
+                        help="directory of per-source series (<source>/manifest.json), local or remote (staged)")
+    parser.add_argument("--output", default="out/mixture",
+                        help="directory for the mixed shards and manifest.json, local or remote")
+    parser.add_argument("--no_verify", action="store_true",
+                        help="skip checking the input shards' sha256 and token ids against their manifests")
+    parser.add_argument("--stage_dir", default=None,
+                        help="local folder for remote inputs and outputs in transit (default: the system "
+                             "temporary folder); needs the inputs' size plus one shard per worker")
     parser.add_argument("--mixture", help="YAML/JSON file {source: share} replacing LLaMA Table 1's proportions")
-    parser.add_argument("--share", action="append", default=[], metavar="SRC=X",
+    parser.add_argument("--share", action="append", default=None, metavar="SRC=X",
                         help="override one share (fraction, weight or '4.5%%'); repeatable or comma-separated")
-    parser.add_argument("--available", action="append", default=[], metavar="SRC=TOKENS",
+    parser.add_argument("--available", action="append", default=None, metavar="SRC=TOKENS",
                         help="plan with these source sizes instead of the manifests' (e.g. commoncrawl=853B); "
                              "planning only, nothing is written")
     parser.add_argument("--renormalise", "--renormalize", action="store_true",
                         help="drop mixture sources that have no input and rescale the others (default: refuse)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the document draws and the interleaving")
     parser.add_argument("--shard_tokens", default=format_count(DEFAULT_SHARD_TOKENS),
-                        help="target tokens per output shard (default %(default)s)")
+                        help="target tokens per output shard")
     parser.add_argument("--block_docs", type=int, default=DEFAULT_BLOCK_DOCS,
                         help="documents per block of the seeded per-pass block permutation (reads are per block)")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
@@ -404,7 +371,7 @@ def resolve_shares(args: argparse.Namespace) -> dict[str, float]:
     shares = dict(DEFAULT_SHARES)
     if args.mixture:
         shares = load_mixture_file(args.mixture)
-    shares.update(parse_assignments(args.share))
+    shares.update(parse_assignments(args.share or []))
     return shares
 
 
@@ -415,6 +382,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except PlanError as exc:
         print(f"mixture.sample: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a failed read, write or upload (ENOSPC included): no manifest was written
+        print(f"mixture.sample: failed, no manifest written: {exc}", file=sys.stderr)
+        return 1
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -422,13 +392,9 @@ def _main(args: argparse.Namespace) -> int:
         total = parse_tokens(args.tokens)
         shard_tokens = parse_tokens(args.shard_tokens)
         shares = resolve_shares(args)
-        overrides = parse_assignments(args.available, parse_value=parse_tokens)
+        overrides = parse_assignments(args.available or [], parse_value=parse_tokens)
     except ValueError as exc:
         raise PlanError(str(exc)) from exc
-    for flag, value in (("--input", args.input), ("--output", args.output)):
-        if paths.is_remote(value):
-            raise PlanError(f"{flag} {value}: token series are read and written with positioned reads and "
-                            "writes; give a local (or mounted) directory")
     series = find_inputs(args.input)
     itemsize = 2
     available: dict[str, Available] = {}
@@ -454,32 +420,55 @@ def _main(args: argparse.Namespace) -> int:
         if overrides and not args.dry_run:
             print("note: --available plans only (sizes are not the data's); nothing written", file=sys.stderr)
         return 0
-    return write(plan, series, Path(args.output), workers=args.workers)
+    return write(plan, series, args.output, workers=args.workers, verify=not args.no_verify,
+                 stage_dir=args.stage_dir)
 
 
-def write(plan: Plan, series: dict[str, SourceSeries], output: Path, workers: int = 1) -> int:
+def write(plan: Plan, series: dict[str, SourceSeries], output: str | Path, workers: int = 1, verify: bool = True,
+          stage_dir: Optional[str] = None) -> int:
+    """Verify (and stage) the inputs, write every shard not yet done, then the manifest, last."""
+    output = str(output)
+    remote = paths.is_remote(output)
     used = {s.source: series[s.source] for s in plan.sources}
     dtype, vocab, tokenizer = check_compatible(list(used.values()))
     digest = plan_digest(plan, used)
-    job = ShardJob(plan, used, output, dtype, digest)
-    output.mkdir(parents=True, exist_ok=True)
+    staging = remote or any(paths.is_remote(s.directory) for s in used.values())
+    with ExitStack() as stack:
+        stage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mixture-stage-", dir=stage_dir))) \
+            if staging else None
+        local_out = stage / "output" if stage is not None and remote else Path(paths.local_path(output))
+        job = ShardJob(plan, used, local_out, dtype, digest, remote=output if remote else None)
+        todo = [k for k in range(plan.num_shards) if not paths.exists(job.final(k, ".json"))]
+        _check_disk(plan, used, todo, local_out, stage, workers, remote)
+        job.series = prepare(used, stage / "inputs" if stage is not None else None, verify, workers)
+        local_out.mkdir(parents=True, exist_ok=True)
+        # A run that fails from here on leaves no manifest: the folder never looks finished.
+        paths.delete(paths.join(output, shardlib.MANIFEST_NAME))
+        _remove_stale(output, plan.num_shards)
+        results, skipped = write_shards(job, workers)
+        manifest = mixture_manifest(plan, used, results, digest, dtype, vocab, tokenizer)
+        shardlib.write_manifest(output, manifest)
+    print(f"wrote {plan.num_shards - skipped} shards ({skipped} already done), {manifest.tokens:,} tokens, "
+          f"{manifest.documents:,} documents -> {paths.join(output, shardlib.MANIFEST_NAME)}", file=sys.stderr)
+    return 0
 
-    # Disk: what the shards not yet written need, against what is free.
-    todo = [k for k in range(plan.num_shards) if not Path(str(job.prefix(k)) + ".json").exists()]
-    needed = int(plan.output_bytes * len(todo) / plan.num_shards)
-    free = disk_free(output)
+
+def _check_disk(plan: Plan, used: dict[str, SourceSeries], todo: list[int], local_out: Path,
+                stage: Optional[Path], workers: int, remote: bool) -> None:
+    """Refuse before writing when the local disk cannot hold what the run puts there: the shards
+    not yet written (local output) or one shard per worker in transit (remote output), plus the
+    staged remote inputs."""
+    per_shard = plan.output_bytes / plan.num_shards
+    needed = int(per_shard * (min(workers, len(todo)) if remote else len(todo)))
+    needed += sum(s.bytes for s in used.values() if paths.is_remote(s.directory))
+    where = stage if stage is not None else local_out
+    free = disk_free(where)
     if needed > free:
         raise PlanError(
             f"not enough disk for the output: {len(todo)} shards need about {format_bytes(needed)} "
-            f"({needed:,} bytes) at {output}, {format_bytes(free)} free; lower --tokens or free space"
+            f"({needed:,} bytes) at {where}, {format_bytes(free)} free; lower --tokens, free space or "
+            f"give --stage_dir on a larger disk"
         )
-    _remove_stale_shards(output, plan.num_shards)
-    results, skipped = write_shards(job, workers)
-    manifest = mixture_manifest(plan, used, results, digest, dtype, vocab, tokenizer)
-    shardlib.write_manifest(output, manifest)
-    print(f"wrote {plan.num_shards - skipped} shards ({skipped} already done), {manifest.tokens:,} tokens, "
-          f"{manifest.documents:,} documents -> {output / shardlib.MANIFEST_NAME}", file=sys.stderr)
-    return 0
 
 
 def write_shards(job: ShardJob, workers: int) -> tuple[list[dict], int]:
@@ -496,18 +485,19 @@ def write_shards(job: ShardJob, workers: int) -> tuple[list[dict], int]:
         pool = None
     else:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=_init_worker, initargs=(job,))
+                                   initializer=_init_worker, initargs=(job, os.getpid()))
         iterator = pool.map(_write_in_worker, range(num_shards), chunksize=1)
-    skipped = 0
+    skipped, failed = 0, True
     try:
         for info in iterator:
             skipped += bool(info.pop("skipped", False))
             results.append(info)
             bar.update(info["tokens"])
+        failed = False
     finally:
         bar.close()
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=failed)  # on a failure, no new shard starts
     return results, skipped
 
 
@@ -548,16 +538,35 @@ def mixture_manifest(plan: Plan, used: dict[str, SourceSeries], results: Sequenc
     )
 
 
-def _remove_stale_shards(output: Path, num_shards: int) -> None:
-    """Shards of an earlier, larger plan would be mistaken for part of this one."""
-    for sidecar in output.glob(f"{PREFIX}_*.json"):
+def _remove_stale(output: str, num_shards: int) -> None:
+    """Shards of an earlier, larger plan would be mistaken for part of this one; temporary files
+    of writers that are gone (their pid is in the name) are debris. Live writers' files stay."""
+    for path in paths.list_files(output):
+        name = paths.basename(path)
+        if not name.startswith(PREFIX + "_"):
+            continue
+        if name.endswith(".tmp"):
+            if not paths.is_remote(path) and not _writer_alive(name):
+                paths.delete(path)
+            continue
         try:
-            k = int(sidecar.stem.rsplit("_", 1)[1])
+            k = int(name[len(PREFIX) + 1:].split(".", 1)[0])
         except ValueError:
             continue
         if k >= num_shards:
-            for suffix in (".bin", ".idx", ".json"):
-                Path(str(output / sidecar.stem) + suffix).unlink(missing_ok=True)
+            paths.delete(path)
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in a `paths.temp_name` (`...{pid}-{random}.tmp`) still runs."""
+    try:
+        pid = int(name.rsplit(".", 2)[-2].split("-", 1)[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus import paths
 from corpus import shards as shardlib
 from corpus.permute import Permutation, key_of
 from mixture import plan as planlib
 from mixture import sample as sampler
 from mixture.plan import TABLE1, Available, PlanError, make_plan, parse_tokens
+from tests.s3_server import s3_bucket, s3_server  # noqa: F401 - pytest fixtures
+from trainer.data import TokenStream
 
 VOCAB = 1000
 SIZES = {"commoncrawl": 240, "c4": 80, "github": 40, "wikipedia": 8, "books": 6, "arxiv": 20, "stackexchange": 16}
@@ -109,11 +112,39 @@ def test_missing_source_refused_or_renormalised():
     assert plan.dropped_sources == ["b"]
 
 
-def test_remote_series_refused_with_a_reason(capsys):
-    """Shards are read with positioned reads and written in place: remote paths are refused
-    before anything is planned, saying what to do."""
-    assert sampler.main(["--tokens", "1K", "--input", "gs://bucket/tokens"]) == 2
-    assert "local (or mounted)" in capsys.readouterr().err
+def upload(local: Path, url: str) -> None:
+    for f in sorted(local.rglob("*")):
+        if f.is_file():
+            paths.copy(str(f), f"{url}/{f.relative_to(local).as_posix()}")
+
+
+def test_remote_input_and_output_on_s3(tokens, tmp_path, s3_bucket, capsys):
+    """`--input s3://...` is staged and verified, `--output s3://...` gets each shard uploaded with
+    its sidecar last and the manifest at the end: the same bytes as a local run; a rerun skips
+    every shard; the trainer's stream reads the remote mixture; a bucket without series says so."""
+    assert run(tokens, tmp_path / "local") == 0
+    upload(tokens, f"{s3_bucket}/tokens")
+    out = f"{s3_bucket}/mixture"
+    assert sampler.main(["--tokens", "20K", "--input", f"{s3_bucket}/tokens", "--output", out, "--shard_tokens", "4K",
+                         "--workers", "2", "--stage_dir", str(tmp_path)]) == 0
+    remote = {paths.basename(p): hashlib.sha256(paths.read_bytes(p)).hexdigest() for p in paths.list_files(out)}
+    local = digests(tmp_path / "local")
+    assert remote.pop("manifest.json") != local.pop("manifest.json") and remote == local
+    # The manifests differ only in where the inputs were read from.
+    manifests = [json.loads(paths.read_text(paths.join(d, "manifest.json"))) for d in (out, str(tmp_path / "local"))]
+    for m in manifests:
+        for name, entry in m["extra"]["inputs"].items():
+            assert paths.basename(entry.pop("directory")) == name
+    assert manifests[0] == manifests[1]
+    assert list(tmp_path.glob("mixture-stage-*")) == []  # the staging folder is removed
+    capsys.readouterr()
+    assert run(tokens, tmp_path / "unused") == 0 and sampler.main(
+        ["--tokens", "20K", "--input", str(tokens), "--output", out, "--shard_tokens", "4K", "--workers", "1"]) == 0
+    assert "(%d already done)" % len(shardlib.read_manifest(out).shards) in capsys.readouterr().err
+    stream = TokenStream(out)
+    assert stream.total_tokens == shardlib.read_manifest(out).tokens == TokenStream(tmp_path / "local").total_tokens
+    assert sampler.main(["--tokens", "1K", "--input", f"{s3_bucket}/nothing"]) == 2
+    assert f"no token shards under {s3_bucket}/nothing" in capsys.readouterr().err
 
 
 def test_mixture_file_and_share_flags(tmp_path):

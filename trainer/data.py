@@ -9,10 +9,18 @@ Order: sample s (counting from 0 over the whole run) is window `perm_e[s mod W]`
 e = s // W, `perm_e` a seeded lazy permutation (`corpus.permute`) of the W windows. The whole data
 position is therefore one integer, the next sample index, and a run resumed from it reads exactly
 the samples an uninterrupted run would have.
+
+Honest data: the shards are checked against the manifest before training (sha256 of every file,
+structure, token ids below the vocabulary; `verify=False` keeps only the structural check), and
+every window read is checked against the vocabulary, so a corrupt shard is named instead of
+reaching the embedding as a bare IndexError. A remote `--data` (`s3://`, ...) is staged to a
+local temporary folder first (every rank stages its own copy; a shared file system avoids that).
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -24,21 +32,26 @@ from corpus.permute import Permutation, key_of
 class TokenStream:
     """Every token of a shard series as one virtual array (memory maps, nothing loaded)."""
 
-    def __init__(self, directory: str | Path):
-        if paths.is_remote(str(directory)):
-            raise ValueError(f"{directory}: token shards are memory-mapped; copy them to a local or shared "
-                             f"file system every rank can read")
-        self.directory = Path(paths.local_path(str(directory)))
-        manifest_path = self.directory / shardlib.MANIFEST_NAME
-        if not manifest_path.exists():
+    def __init__(self, directory: str | Path, verify: bool = True, stage_dir: Optional[str] = None):
+        source = str(directory)
+        manifest_path = paths.join(source, shardlib.MANIFEST_NAME)
+        if not paths.exists(manifest_path):
             raise FileNotFoundError(f"{manifest_path} not found: run `python -m mixture.sample` first")
+        self._staged: Optional[tempfile.TemporaryDirectory] = None
+        if paths.is_remote(source):
+            self._staged = tempfile.TemporaryDirectory(prefix="trainer-data-", dir=stage_dir)
+            self.directory = shardlib.stage_series(source, self._staged.name, check_digests=verify)
+        else:
+            self.directory = Path(paths.local_path(source))
+            shardlib.verify_series(self.directory, check_digests=verify)
         self.manifest = shardlib.read_manifest(self.directory)
-        self.manifest_sha256 = shardlib.sha256_file(manifest_path)
-        self.arrays = []
+        self.manifest_sha256 = shardlib.sha256_file(self.directory / shardlib.MANIFEST_NAME)
+        self.arrays, self.names = [], []
         for prefix in self.manifest.prefixes(self.directory):
             ds = shardlib.IndexedDataset(prefix)
             if ds.total_tokens:
                 self.arrays.append(ds.tokens)
+                self.names.append(prefix + ".bin")
         self.offsets = np.cumsum([0] + [a.size for a in self.arrays])
         self.total_tokens = int(self.offsets[-1])
 
@@ -54,7 +67,13 @@ class TokenStream:
         while filled < length:
             local = start + filled - int(self.offsets[i])
             take = min(length - filled, self.arrays[i].size - local)
-            out[filled : filled + take] = self.arrays[i][local : local + take]
+            part = out[filled : filled + take]
+            part[:] = self.arrays[i][local : local + take]
+            bad = np.flatnonzero((part < 0) | (part >= self.vocab_size)) if take else ()
+            if len(bad):
+                raise shardlib.ShardError(
+                    f"{self.names[i]}: token id {int(part[bad[0]])} at token {local + int(bad[0])} is out of "
+                    f"the vocabulary (vocab_size {self.vocab_size} in {shardlib.MANIFEST_NAME})")
             filled += take
             i += 1
         return out
