@@ -79,7 +79,7 @@ def bench_training(work: Path, inputs: list[str]) -> dict[str, Any]:
     params = tt.TrainParams(vocab_size=VOCAB, seed=0, min_bytes=0)
     ref = tt.train(inputs, str(work / "ref"), params, keep_text=True)
     text_file = work / "ref" / "train.txt"
-    options = json.loads((work / "ref" / "tokenizer.json").read_text())["options"]
+    options = json.loads((work / "ref" / tt.CARD_FILE).read_text())["options"]
     ours_times, raw_times, e2e_times = [], [], []
     for i in range(REPEATS):  # interleaved, best of N: the machine is shared and noisy
         start = time.perf_counter()
@@ -116,7 +116,7 @@ def bench_encoding(model: str, texts: list[str]) -> dict[str, Any]:
     from tokenizer.model import Encoder, to_transformers
 
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-    encoder = Encoder.load(model, eos=True)
+    encoder = Encoder.load(model, bos=False, eos=True)
     hf = to_transformers(model).backend_tokenizer
     ours_enc, hf_enc, hf_batch = [], [], []
     for _ in range(REPEATS):

@@ -32,7 +32,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def train_args(data: Path, out: Path, *extra: str) -> list[str]:
-    return ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq_len", "32", "--batch_size", "8",
+    return ["--input", str(data), "--output", str(out), "--config", "tiny", "--seq_len", "32", "--batch_size", "8",
             "--threads", "1", "--ckpt_every", "1000", *extra]
 
 
@@ -124,12 +124,12 @@ def test_resume_matches_uninterrupted_run(data, tmp_path):
     assert len(losses(parts)) == 5
     # Simulate a crash after step 7's log line but before its checkpoint: the log is cut back.
     assert trainer.main(train_args(data, parts, "--steps", "12", "--stop_after", "7")) == 0
-    ckpt = torch.load(parts / "checkpoint.pt", weights_only=False)
+    ckpt = torch.load(parts / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 7 and ckpt["sample"] == 7 * 8
     assert trainer.main(train_args(data, parts, "--steps", "12")) == 0
     assert losses(parts) == losses(whole)
-    a = torch.load(whole / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(parts / "checkpoint.pt", weights_only=False)["model"]
+    a = torch.load(whole / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(parts / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -144,7 +144,7 @@ def test_trainer_and_sampler_never_import_beam():
     import subprocess
     import sys
 
-    code = ("import sys, trainer.train, mixture.sample, mixture.report; "
+    code = ("import sys, trainer.train, trainer.export_hf, mixture.sample, mixture.report; "
             "sys.exit(any(m.startswith('apache_beam') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -169,3 +169,91 @@ def test_log_lines_record_world_size(data, tmp_path):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["world_size"] for r in rows] == [1, 1]
     assert rows[-1]["tokens_per_s_per_rank"] == rows[-1]["tokens_per_s"]
+
+
+def test_old_flag_spellings_and_missing_input(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    old = ["--data", str(data), "--out", str(out), "--config", "tiny", "--seq_len", "32", "--threads", "1"]
+    assert trainer.main(old + ["--steps", "1"]) == 0 and (out / "checkpoint.pt").exists()
+    capsys.readouterr()
+    assert trainer.main(train_args(tmp_path / "nothing", tmp_path / "x", "--steps", "1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "manifest.json not found" in err and not (tmp_path / "x").exists()
+
+
+class _Pickled:
+    """An object `torch.load(weights_only=True)` must refuse."""
+
+
+def test_checkpoint_holds_only_tensors_and_plain_types(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert trainer.main(train_args(data, out, "--steps", "2")) == 0
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)  # no pickled code allowed
+    assert isinstance(ckpt["config"], dict) and ckpt["config"]["dim"] == 64
+    assert isinstance(ckpt["rng"]["numpy"]["keys"], torch.Tensor)
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+    # A checkpoint that pickles other objects is refused, not executed (a class of our own: libraries
+    # such as megatron-core allowlist numpy arrays process-wide, so older checkpoints' numpy RNG
+    # state would load in this test process).
+    torch.save({**ckpt, "rng": {**ckpt["rng"], "numpy": _Pickled()}}, out / "checkpoint.pt")
+    capsys.readouterr()
+    assert trainer.main(train_args(data, out, "--steps", "2")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "refusing to run its code" in err
+
+
+def test_disk_full_while_checkpointing_is_one_line_and_leaves_no_tmp(data, tmp_path, monkeypatch, capsys):
+    """The write itself fails with ENOSPC after some bytes (an injected fault; the real disk-full
+    case on a small tmpfs is the next test): exit 1, one line, the earlier checkpoint intact."""
+    import errno
+
+    from trainer import checkpoint
+
+    out = tmp_path / "run"
+    assert trainer.main(train_args(data, out, "--steps", "4", "--stop_after", "2")) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def full_disk(obj, handle, *args, **kwargs):
+        handle.write(b"\0" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    capsys.readouterr()
+    assert trainer.main(train_args(data, out, "--steps", "4")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("trainer: cannot write ") and err[-1].endswith("no space left on device")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "log.jsonl"]
+    assert (out / "checkpoint.pt").read_bytes() == before
+    monkeypatch.setattr(checkpoint.torch, "save", real_save)
+    assert trainer.main(train_args(data, out, "--steps", "4")) == 0  # resumes from step 2
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
+
+
+def test_disk_full_on_a_small_tmpfs(data, tmp_path):
+    """A real ENOSPC: OUTPUT is a 1.6 MB tmpfs mounted in a user namespace (the first checkpoint,
+    ~1.35 MB, fits; the second does not while the first exists)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    out = tmp_path / "small"
+    out.mkdir()
+    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {out}"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here: {probe.stderr.strip()}")
+    cmd = " ".join([sys.executable, "-m", "trainer.train", *train_args(data, out, "--steps", "4", "--ckpt_every", "2")])
+    script = (f"mount -t tmpfs -o size=1600k tmpfs {out} && cd {Path(__file__).resolve().parents[1]} && "
+              f"{cmd}; echo rc=$?; ls -a {out}")
+    result = subprocess.run(["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines()
+    rc_line = next(line for line in lines if line.startswith("rc="))
+    listed = sorted(lines[lines.index(rc_line) + 1:])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("trainer:")]
+    assert rc_line == "rc=1", result.stderr[-2000:]
+    assert errors == [f"trainer: cannot write {out / 'checkpoint.pt'}: no space left on device"]
+    assert "Traceback" not in result.stderr
+    assert listed == [".", "..", "checkpoint.pt", "log.jsonl"]  # the step-2 checkpoint, no temporary

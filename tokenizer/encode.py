@@ -2,11 +2,12 @@
 
 Reads the pipelines' documents (each --input directory's `documents/` shards, JSONL.gz/Parquet;
 `rejected/` samples are never read), encodes every document with the trained SentencePiece model
-(EOS appended; BOS prepended with --bos), and writes OUTPUT/<source>/<source>-BBBBB_KKKKK.{bin,idx}
-plus OUTPUT/<source>/manifest.json (documents, tokens, bytes, shards with sha256, tokenizer
-sha256, dtype, vocab size) and OUTPUT/stats.json (the ledger: documents in and written, tokens
-per source, files read and ignored). Inputs, model and output may be local or remote (gs://,
-s3://, ...): every file goes through `corpus.paths`.
+([BOS] text [EOS], the convention the tokenizer's Hugging Face files declare; --no_bos, --no_eos),
+and writes OUTPUT/<source>/<source>-BBBBB_KKKKK.{bin,idx} plus OUTPUT/<source>/manifest.json
+(documents, tokens, bytes, shards with sha256, tokenizer sha256, dtype, vocab size) and
+OUTPUT/stats.json (the ledger: documents in and written, tokens per source, files read and ignored).
+Inputs, model and output may be local or remote (gs://, s3://, ...): every file goes through
+`corpus.paths`.
 
 Determinism: a document goes to bucket md5(id) % --num_buckets; inside a bucket documents are
 written sorted by id, rolling over to a new shard at --max_tokens_per_shard. The same documents
@@ -27,6 +28,7 @@ import apache_beam as beam
 import numpy as np
 
 from corpus import paths, progress
+from corpus.clihelp import DefaultsHelpFormatter
 from corpus.document import Document
 from corpus.docfiles import default_inputs, read_documents, scan_inputs, shard_of
 from corpus.ledger import DOCUMENTS_IN, DOCUMENTS_WRITTEN, INFO, Ledger, Tally
@@ -35,6 +37,7 @@ from pipelines import runner
 from pipelines.builder import LedgerSink
 from pipelines.transforms import ReadFiles, info, tally
 from tokenizer import train
+from tokenizer.hf import DOCUMENT_BOS, DOCUMENT_EOS
 from tokenizer.model import Encoder
 
 NAME = "tokens"
@@ -190,14 +193,19 @@ def make_parser() -> argparse.ArgumentParser:
         prog="python -m tokenizer.encode",
         description=__doc__,
         epilog=runner.BEAM_OPTIONS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--input", nargs="+", default=None,
                         help="documents directories/files/globs; default: every out/<source>/ that exists")
     parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="SentencePiece model")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output directory (one sub-directory per source)")
-    parser.add_argument("--bos", action="store_true", help="prepend BOS (<s>) to every document (LLaMA-style training adds it)")
-    parser.add_argument("--no_eos", action="store_true", help="do not append EOS (</s>) to every document")
+    runner.add_overwrite_flag(parser)
+    parser.add_argument("--bos", action="store_true", default=DOCUMENT_BOS,
+                        help="prepend BOS (<s>) to every document, as LLaMA did and the tokenizer's Hugging Face "
+                             "files declare (on unless --no_bos)")
+    parser.add_argument("--no_bos", dest="bos", action="store_false", help="do not prepend BOS")
+    parser.add_argument("--no_eos", action="store_true", default=not DOCUMENT_EOS,
+                        help="do not append EOS (</s>) to every document")
     parser.add_argument("--max_tokens_per_shard", type=int, default=DEFAULT_MAX_TOKENS_PER_SHARD,
                         help="roll over to a new .bin/.idx pair beyond this many tokens (documents are not split)")
     parser.add_argument("--num_buckets", type=int, default=DEFAULT_NUM_BUCKETS,
@@ -210,8 +218,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Ledger:
     args, beam_argv = parser.parse_known_args(argv)
     if args.num_buckets < 1 or args.max_tokens_per_shard < 1:
         parser.error("--num_buckets and --max_tokens_per_shard must be positive")
+    if not paths.exists(args.tokenizer):
+        raise SystemExit(f"tokenizer.encode: --tokenizer {args.tokenizer} not found (python -m tokenizer.train)")
     args.input = args.input or default_inputs()
-    ledger = runner.execute(NAME, lambda pipeline: build(pipeline, args), args.output, beam_argv)
+    ledger = runner.execute(NAME, lambda pipeline: build(pipeline, args), args.output, beam_argv,
+                            overwrite=args.overwrite, prog=parser.prog)
     for name, value in sorted(ledger.info.items()):
         if name.startswith("tokens"):
             print(f"    {name}: {value:,}", file=sys.stderr)

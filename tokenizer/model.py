@@ -9,28 +9,37 @@ what precedes it. Each piece after the first is encoded as `"\\n" + line`; Sente
 prefix then becomes a lone `▁` before the newline, which is dropped. `Encoder.exact_split` says
 whether the fast path is on; tests check it against whole-string encoding on real text.
 
-`to_transformers` builds the equivalent Hugging Face fast tokenizer (transformers'
-`LlamaTokenizer` over a `tokenizers` BPE with byte fallback) from the model's pieces.
+The token convention of a document is `tokenizer.hf`'s (BOS and EOS by default), the same one
+the Hugging Face files declare. `python -m tokenizer.model --input MODEL --output DIR` writes a
+Hugging Face tokenizer directory for any SentencePiece BPE model (`tokenizer.hf`).
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
+import sys
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
 from corpus import paths
+from corpus.clihelp import DefaultsHelpFormatter
 from corpus.docfiles import valid_text
 from corpus.shards import optimal_dtype
+from tokenizer import hf
+
+MODEL_FILE = "tokenizer.model"
 
 NEWLINE = "\n"
-SPACE = "\u2581"  # SentencePiece's whitespace symbol
+SPACE = hf.SPACE
 
 
 class Encoder:
-    """Text -> token ids with the corpus conventions (optional BOS, EOS appended)."""
+    """Text -> token ids with the corpus conventions ([BOS] ids [EOS], each on by default)."""
 
-    def __init__(self, model: bytes, bos: bool = False, eos: bool = True, split_lines: bool = True):
+    def __init__(self, model: bytes, bos: bool = hf.DOCUMENT_BOS, eos: bool = hf.DOCUMENT_EOS,
+                 split_lines: bool = True):
         import sentencepiece as spm
 
         self.model_bytes = model
@@ -100,72 +109,55 @@ class Encoder:
 
 
 def to_transformers(model_path: str) -> Any:
-    """The model as a transformers `LlamaTokenizer` (a `tokenizers` fast tokenizer underneath).
-
-    Built from the pieces through SentencePiece's own API: transformers' loader reads the
-    `.model` protobuf with sentencepiece's generated module, which refuses the protobuf runtime
-    Apache Beam pins (see docs/tokenizer.md). Merges follow transformers' `generate_merges` (by
-    piece rank). SentencePiece always adds the dummy `▁`, also before text that starts with a
-    space; the `Metaspace` pre-tokenizer does not, so the normaliser is set to what transformers'
-    legacy Llama conversion (and Meta's Llama-2 `tokenizer.json`) uses: prepend `▁`, spaces -> `▁`.
-    """
-    import sentencepiece as spm
-    from tokenizers import normalizers
-    from transformers import LlamaTokenizer
-
-    try:
-        from transformers.tokenization_utils_base import generate_merges
-    except ImportError:  # older transformers
-        from transformers.convert_slow_tokenizer import generate_merges  # type: ignore[no-redef]
-
-    sp = spm.SentencePieceProcessor(model_proto=paths.read_bytes(model_path))
-    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
-    merges = generate_merges(vocab)
-    tok = LlamaTokenizer(
-        vocab=vocab,
-        merges=merges,
-        unk_token=sp.id_to_piece(sp.unk_id()),
-        bos_token=sp.id_to_piece(sp.bos_id()),
-        eos_token=sp.id_to_piece(sp.eos_id()),
-        legacy=True,
-        add_prefix_space=True,
-    )
-    backend = tok.backend_tokenizer
-    backend.normalizer = normalizers.Sequence([normalizers.Prepend(SPACE), normalizers.Replace(" ", SPACE)])
-    backend.pre_tokenizer = None
-    return tok
-
-
-def save_transformers(model_path: str, output: str) -> None:
-    """Save a Hugging Face tokenizer directory (`tokenizer.json` + config) equivalent to the model.
-
-    Saved as the generic `PreTrainedTokenizerFast`, which loads `tokenizer.json` as it is:
-    `LlamaTokenizer` would rebuild its own pre-tokenizer on load and lose the exact normaliser.
-    Like Llama's, `encode(..., add_special_tokens=True)` prepends BOS.
-    """
-    from tokenizers import processors
+    """The model as a transformers fast tokenizer (`tokenizer.hf`'s `tokenizer.json` underneath),
+    the same tokenizer `AutoTokenizer` loads from a `tokenizer.train` output directory."""
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    llama = to_transformers(model_path)
-    backend = llama.backend_tokenizer
-    bos, eos, unk = llama.bos_token, llama.eos_token, llama.unk_token
-    backend.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, llama.bos_token_id)]
-    )
-    fast = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos, unk_token=unk)
-    fast.save_pretrained(output)
+    model = paths.read_bytes(model_path)
+    backend = Tokenizer.from_str(json.dumps(hf.tokenizer_json(model)))
+    config, _ = hf.tokenizer_config(model)
+    kwargs = {k: config[k] for k in ("bos_token", "eos_token", "unk_token", "pad_token", "model_max_length",
+                                     "split_special_tokens")}
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **kwargs)
 
 
-def _main(argv: Optional[Sequence[str]] = None) -> None:
-    """`python -m tokenizer.model MODEL OUTDIR`: save a Hugging Face tokenizer (tokenizer.json etc.)."""
-    import sys
+def save_hf_directory(model_path: str, output: str, model_max_length: int = hf.DEFAULT_MODEL_MAX_LENGTH) -> list[str]:
+    """A Hugging Face tokenizer directory for any SentencePiece BPE model: `tokenizer.model` copied
+    beside the files of `tokenizer.hf` (what `tokenizer.train` writes for its own models)."""
+    model = paths.read_bytes(model_path)
+    written = hf.write_hf_files(model, output, model_max_length)  # checks the model before writing
+    target = paths.join(output, MODEL_FILE)
+    paths.write_atomically(target, model)
+    return [target] + written
 
-    args = list(argv if argv is not None else sys.argv[1:])
-    if len(args) != 2:
-        raise SystemExit("usage: python -m tokenizer.model path/to/tokenizer.model OUTPUT_DIR")
-    save_transformers(args[0], args[1])
-    print(f"Hugging Face tokenizer written to {args[1]}", file=sys.stderr)
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tokenizer.model", formatter_class=DefaultsHelpFormatter,
+                                     description="Write a Hugging Face tokenizer directory (tokenizer.model, "
+                                                 "tokenizer.json, tokenizer_config.json, special_tokens_map.json) "
+                                                 "for a SentencePiece model; AutoTokenizer.from_pretrained(OUTPUT) "
+                                                 "loads it with SentencePiece's ids. tokenizer.train writes these "
+                                                 "files itself; this is for models trained elsewhere or before.")
+    parser.add_argument("--input", required=True, help="SentencePiece model (tokenizer.model), local or remote")
+    parser.add_argument("--output", required=True, help="directory to write")
+    parser.add_argument("--model_max_length", type=int, default=hf.DEFAULT_MODEL_MAX_LENGTH,
+                        help="model_max_length in tokenizer_config.json")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = make_parser().parse_args(argv)
+    if not paths.exists(args.input):
+        raise SystemExit(f"tokenizer.model: --input {args.input} not found")
+    try:
+        written = save_hf_directory(args.input, args.output, args.model_max_length)
+    except ValueError as exc:  # not a BPE model, or no <unk>/BOS/EOS
+        raise SystemExit(f"tokenizer.model: {args.input}: {exc}") from None
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    _main()
+    sys.exit(main())

@@ -1,103 +1,67 @@
-"""SentencePiece's ModelProto, edited at the protobuf wire level: the model without run paths.
+"""SentencePiece's ModelProto as protobuf messages in this venv, and the model without run paths.
 
-SentencePiece records the training run's file paths in the model (TrainerSpec `input` and
-`model_prefix`), so two identical trainings from different temporary files would differ.
-`canonical_model` removes them. sentencepiece's generated `_pb2` module refuses the protobuf
-runtime Apache Beam pins, and these two fields are all that needs to change, so the wire format
-is walked directly.
+`from sentencepiece import sentencepiece_model_pb2` fails here: the sentencepiece 0.2.3 wheel's
+module is protobuf 7 gencode, and Apache Beam pins the runtime below 7 (`VersionError: gencode
+7.36.1 runtime 6.33.6`). The schema itself is version-free: the generated module carries it as a
+serialised `FileDescriptorProto`. `model_proto_class()` reads that literal from the installed
+module's source (without importing it), adds it to a private descriptor pool and builds the message
+classes with the runtime's own `message_factory`: the same `ModelProto` on any protobuf runtime,
+no protoc and no copy of the schema in this repository.
+
+`parse_model(bytes)` -> a ModelProto (pieces, `trainer_spec`, `normalizer_spec`, ...), editable;
+`model.SerializeToString()` gives the bytes SentencePiece loads. `canonical_model` removes the
+training run's file paths (TrainerSpec `input`, `model_prefix`) so two identical trainings from
+different temporary files give byte-identical models.
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+import ast
+import functools
+import importlib.util
+from typing import Any
 
-_TRAINER_SPEC = 2  # ModelProto.trainer_spec
-_RUN_PATHS = (1, 2)  # TrainerSpec.input, TrainerSpec.model_prefix
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+SCHEMA_MODULE = "sentencepiece.sentencepiece_model_pb2"
+MESSAGE = "sentencepiece.ModelProto"
 
 
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+def _serialized_schema() -> bytes:
+    """The FileDescriptorProto literal passed to `AddSerializedFile` in sentencepiece's generated module."""
+    spec = importlib.util.find_spec(SCHEMA_MODULE)
+    if spec is None or not spec.origin:
+        raise ImportError(f"{SCHEMA_MODULE} is not installed")
+    with open(spec.origin, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), spec.origin)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "AddSerializedFile" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, bytes)):
+            return node.args[0].value
+    raise ImportError(f"{spec.origin}: no serialised schema (AddSerializedFile) found")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
-    """(field number, wire type, whole field bytes, payload of a length-delimited field)."""
-    pos = 0
-    while pos < len(buf):
-        start = pos
-        key, pos = _varint(buf, pos)
-        wire = key & 7
-        payload = b""
-        if wire == 0:
-            _, pos = _varint(buf, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            payload = buf[pos : pos + length]
-            pos += length
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield key >> 3, wire, buf[start:pos], payload
+@functools.lru_cache(maxsize=1)
+def model_proto_class() -> Any:
+    """The `sentencepiece.ModelProto` message class for the installed protobuf runtime."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(descriptor_pb2.FileDescriptorProto.FromString(_serialized_schema()))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(MESSAGE))
 
 
-def canonical_model(model: bytes, inputs: Sequence[str] = (), prefix: Optional[str] = None) -> bytes:
-    """The model without the run's file paths (TrainerSpec `input`, `model_prefix`).
-
-    Done on the protobuf wire format: sentencepiece's generated `_pb2` module refuses the
-    protobuf runtime Apache Beam pins, and these two fields are all that needs to change. When
-    the paths are known, their serialised bytes are found directly (TrainerSpec writes them
-    first); otherwise every field is walked.
-    """
-    if inputs and prefix is not None:
-        fast = _strip_known_paths(model, inputs, prefix)
-        if fast is not None:
-            return fast
-    out = bytearray()
-    for number, wire, raw, payload in _fields(model):
-        if number == _TRAINER_SPEC and wire == 2:
-            kept = b"".join(r for n, _, r, _ in _fields(payload) if n not in _RUN_PATHS)
-            out += _encode_varint((_TRAINER_SPEC << 3) | 2) + _encode_varint(len(kept)) + kept
-        else:
-            out += raw
-    return bytes(out)
+def parse_model(model: bytes) -> Any:
+    """A serialised SentencePiece model as a ModelProto message."""
+    proto = model_proto_class()()
+    proto.ParseFromString(model)
+    return proto
 
 
-def _strip_known_paths(model: bytes, inputs: Sequence[str], prefix: str) -> Optional[bytes]:
-    def string_field(number: int, value: str) -> bytes:
-        data = value.encode("utf-8")
-        return _encode_varint((number << 3) | 2) + _encode_varint(len(data)) + data
+def canonical_model(model: bytes) -> bytes:
+    """The model without the run's file paths (TrainerSpec `input` and `model_prefix`).
 
-    needle = b"".join(string_field(1, i) for i in inputs) + string_field(2, prefix)
-    pos = model.find(needle)
-    if pos < 0 or model.find(needle, pos + 1) >= 0:
-        return None
-    for width in range(1, 6):  # the TrainerSpec header (tag 2, varint length) ends at `pos`
-        start = pos - width - 1
-        if start < 0 or model[start] != (_TRAINER_SPEC << 3) | 2:
-            continue
-        try:
-            length, end = _varint(model, start + 1)
-        except IndexError:
-            continue
-        if end == pos and pos + length <= len(model) and length >= len(needle):
-            header = _encode_varint((_TRAINER_SPEC << 3) | 2) + _encode_varint(length - len(needle))
-            return model[:start] + header + model[pos + len(needle):]
-    return None
-
+    Re-serialising writes the fields in number order, as SentencePiece's C++ writer does, so a
+    model without paths comes back byte for byte (tested)."""
+    proto = parse_model(model)
+    proto.trainer_spec.ClearField("input")
+    proto.trainer_spec.ClearField("model_prefix")
+    return proto.SerializeToString()

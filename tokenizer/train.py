@@ -13,8 +13,11 @@ materialised, in memory or on disk (`--keep_text` writes it out). `--text FILE` 
 prepared text files instead (one sentence per line, no sampling). Progress goes to stderr: the
 documents read by each pass every 10 s, then SentencePiece's own log (every 100 merges).
 
-Writes OUTPUT/tokenizer.model and OUTPUT/tokenizer.json (the model card: options, training data
-per source, sizes, date, sha256). Inputs and output may be local or remote (`corpus.paths`).
+OUTPUT is a Hugging Face tokenizer directory (`AutoTokenizer.from_pretrained(OUTPUT)` loads it,
+ids identical to SentencePiece's): tokenizer.model (SentencePiece), tokenizer.json,
+tokenizer_config.json, special_tokens_map.json (tokenizer.hf), plus card.json (the model card:
+options, training data per source, sizes, date, sha256). Inputs and output may be local or remote
+(`corpus.paths`).
 """
 from __future__ import annotations
 
@@ -32,15 +35,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from corpus import paths
+from corpus.clihelp import DefaultsHelpFormatter
 from corpus.docfiles import default_inputs, find_document_files
 from corpus.lm import SENTENCEPIECE_LOG_LEVEL
 from corpus.step import add_params, param, params_from
+from tokenizer.hf import DEFAULT_MODEL_MAX_LENGTH, DOCUMENT_BOS, DOCUMENT_EOS, write_hf_files
+from tokenizer import model as model_file
 from tokenizer.modelfile import canonical_model
 from tokenizer.sampling import SourceData, normalise_shares, parse_shares, sample_lines, sampling_rates, scan
 
 DEFAULT_OUTPUT = "out/tokenizer"
-MODEL_FILE = "tokenizer.model"
-CARD_FILE = "tokenizer.json"
+MODEL_FILE = model_file.MODEL_FILE
+CARD_FILE = "card.json"
 TEXT_FILE = "train.txt"
 
 # The released LLaMA tokenizer.model's TrainerSpec / NormalizerSpec, minus what is per run.
@@ -101,6 +107,8 @@ class TrainParams:
     num_threads: int = param(1, "SentencePiece training threads (BPE results do not depend on it; "
                                 "see docs/tokenizer.md)")
     character_coverage: Optional[float] = param(None, f"default {LLAMA_OPTIONS['character_coverage']} (LLaMA)")
+    model_max_length: int = param(DEFAULT_MODEL_MAX_LENGTH, "model_max_length in tokenizer_config.json (LLaMA's "
+                                                            "context length)")
 
 
 @dataclass
@@ -176,7 +184,7 @@ def train(inputs: Sequence[str], output: str, params: TrainParams = TrainParams(
                     "rate = share x budget / source bytes",
         "input_errors": dict(errors),
     }
-    return _write(model, output, options, params.seed, data, training_data, started)
+    return _write(model, output, options, params, data, training_data, started)
 
 
 def train_text(text_files: Sequence[str], output: str, params: TrainParams = TrainParams()) -> TrainResult:
@@ -206,8 +214,8 @@ def train_text(text_files: Sequence[str], output: str, params: TrainParams = Tra
                                            minloglevel=SENTENCEPIECE_LOG_LEVEL, **options)
         except RuntimeError as exc:
             _too_small(exc, options, data)
-        model = canonical_model(paths.read_bytes(prefix + ".model"), local_files, prefix)
-    return _write(model, output, options, params.seed, data, {"text_files": list(text_files)}, started)
+        model = canonical_model(paths.read_bytes(prefix + ".model"))
+    return _write(model, output, options, params, data, {"text_files": list(text_files)}, started)
 
 
 def _count_lines(path: str) -> tuple[int, int]:
@@ -242,16 +250,17 @@ def _too_small(exc: Exception, options: Mapping[str, Any], data: Mapping[str, So
 
 
 def _write(
-    model: bytes, output: str, options: Mapping[str, Any], seed: int, data: Mapping[str, SourceData],
+    model: bytes, output: str, options: Mapping[str, Any], params: TrainParams, data: Mapping[str, SourceData],
     training_data: dict[str, Any], started: float,
 ) -> TrainResult:
-    """Write tokenizer.model and its card atomically (tmp + rename)."""
+    """Write tokenizer.model, the Hugging Face files and the card, each atomically (tmp + rename)."""
     size = sum(d.sampled_bytes for d in data.values())
     model_path = paths.join(output, MODEL_FILE)
     paths.write_atomically(model_path, model)
+    write_hf_files(model, output, params.model_max_length)
     seconds = time.perf_counter() - started
     digest = hashlib.sha256(model).hexdigest()
-    card = build_card(model, digest, options, seed, data, training_data, size, seconds)
+    card = build_card(model, digest, options, params.seed, data, training_data, size, seconds)
     card_path = paths.join(output, CARD_FILE)
     paths.write_text_atomically(card_path, json.dumps(card, indent=2, sort_keys=True) + "\n")
     return TrainResult(model_path, card_path, digest, int(options["vocab_size"]), seconds, size, dict(data))
@@ -274,6 +283,7 @@ def build_card(
         "recipe": "LLaMA (arXiv 2302.13971) §2.1: SentencePiece BPE, digits split, byte fallback",
         "library": {"sentencepiece": spm.__version__},
         "options": dict(options),
+        "documents": {"bos": DOCUMENT_BOS, "eos": DOCUMENT_EOS},
         "seed": seed,
         "training_data": {
             **training_data,
@@ -294,13 +304,13 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tokenizer.train",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--input", nargs="+", default=None,
                         help="documents directories/files/globs (pipeline outputs); default: every out/<source>/ that exists")
     parser.add_argument("--text", nargs="+", default=None,
                         help="train on prepared text files instead (one sentence per line, no sampling)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="directory for tokenizer.model + tokenizer.json")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="directory for tokenizer.model, the Hugging Face files and card.json")
     parser.add_argument("--keep_text", action="store_true", help="also write the sampled training text as OUTPUT/train.txt")
     add_params(parser, TrainParams)
     return parser
@@ -313,6 +323,9 @@ def main(argv: Optional[Sequence[str]] = None) -> TrainResult:
     if args.text:
         if args.input:
             raise SystemExit("give --input (documents) or --text (prepared text files), not both")
+        missing = [path for path in args.text if not paths.exists(path)]
+        if missing:
+            raise SystemExit(f"tokenizer.train: --text file(s) not found: {', '.join(missing)}")
         result = train_text(args.text, args.output, params)
     else:
         result = train(args.input or default_inputs(), args.output, params, keep_text=args.keep_text)

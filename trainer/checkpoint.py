@@ -1,8 +1,9 @@
 """Checkpoints: one file from one process, sharded (`torch.distributed.checkpoint`) from many.
 
 * `OUT/checkpoint.pt` (one process): `torch.save` of model and optimizer `state_dict()`s, step,
-  next sample index, RNG states, run key, config and schedule; written to a temporary name and
-  renamed.
+  next sample index, RNG states, run key, config and schedule. Only tensors and plain Python types
+  (the config is a dict, numpy's RNG state a tensor), so it loads with `torch.load(...,
+  weights_only=True)`, which is how it is read here: no pickled code runs on load.
 * `OUT/checkpoint/step_NNNNNNNN/` (torchrun): a DCP checkpoint of the model and optimizer state by
   parameter name (each rank writes its own shards; `.metadata` describes the global tensors), plus
   `state.json` (step, sample, run key, config, schedule, world size) and `rng.pt` from rank 0.
@@ -13,16 +14,26 @@
 Either kind loads into any number of ranks and either wrapper (FSDP2, DDP, none): DCP reshards by
 parameter name on load, and a single file is converted to the same by-name form. A resume takes
 whichever of the two is at the later step; once a checkpoint is written, the other kind is removed.
+
+Every file is written to a temporary name unique to the writer (pid + random), flushed, fsynced and
+renamed, then the directory is fsynced. A failed write (disk full, quota, I/O error) removes its
+temporary file and raises `CheckpointError`, one line naming the file and the cause (ENOSPC: "no
+space left on device"), which the trainer prints before exiting non-zero; the previous checkpoint
+stays as it was.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import pickle
 import random
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -49,8 +60,62 @@ class Found:
     step: int
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint (or export) file could not be written; the message is one line for the user."""
+
+
+def _cause(exc: BaseException) -> str:
+    """The OS error behind `exc` (torch wraps it in `RuntimeError: [enforce fail ...]`), in words."""
+    seen: Optional[BaseException] = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            if seen.errno == errno.ENOSPC:
+                return "no space left on device"
+            return f"{os.strerror(seen.errno).lower()} (errno {seen.errno})"
+        seen = seen.__cause__ or seen.__context__
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _fsync(path: Path) -> None:
+    """Data of a written file (or the entries of a directory) on disk before it counts as written."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A unique temporary path beside `path` to write to; renamed to `path` (and fsynced) when the
+    block ends, removed when it raises. OS errors become `CheckpointError`."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, CheckpointError):
+            raise CheckpointError(f"cannot write {path}: {_cause(exc)}") from exc
+        raise
+
+
+def write_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """`write(handle)` into `path` atomically and checked (see `atomic_path`)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "xb") as handle:  # a Python file: torch's writer then reports the OS error
+            write(handle)
+
+
 def rng_state(device: torch.device) -> dict:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state as tensors and plain types (numpy's key array as an int64 tensor)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
@@ -58,7 +123,9 @@ def rng_state(device: torch.device) -> dict:
 
 def set_rng_state(state: dict, device: torch.device) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     cuda = state.get("cuda")
     if cuda is not None and device.type == "cuda":
@@ -68,9 +135,23 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 
 
 def save_file(path: Path, **state) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """One-file checkpoint, atomically; then temporaries left by killed writers are removed."""
+    write_file(path, lambda handle: torch.save(state, handle))
+    for stale in path.parent.glob(f"{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def load_file(path: str, map_location: "str | torch.device" = "cpu", mmap: bool = True) -> dict:
+    """A one-file checkpoint, tensors and plain types only (`weights_only=True`)."""
+    try:
+        return torch.load(path, map_location=map_location, mmap=mmap, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path} holds pickled objects besides tensors and plain types (written by an "
+                              f"older trainer?); refusing to run its code: torch.load(..., weights_only=False) "
+                              f"only if you trust it") from exc
+    except RuntimeError as exc:  # torch's zip reader: a truncated or corrupt file
+        raise CheckpointError(f"{path} is not a readable checkpoint: {str(exc).strip().splitlines()[0]}") from exc
 
 
 def find(out: Path) -> Optional[Found]:
@@ -78,7 +159,7 @@ def find(out: Path) -> Optional[Found]:
     found = []
     file = paths.join(str(out), FILE)
     if paths.exists(file):
-        step = torch.load(file, map_location="cpu", mmap=True, weights_only=False)["step"]
+        step = load_file(file)["step"]
         found.append(Found("file", file, int(step)))
     latest = paths.join(str(out), SHARDED, LATEST)
     if paths.exists(latest):
@@ -91,10 +172,10 @@ def find(out: Path) -> Optional[Found]:
 def read_meta(found: Found) -> dict:
     """step, sample, run key, config, schedule and RNG states of a checkpoint (no tensors)."""
     if found.kind == "file":
-        ckpt = torch.load(found.path, map_location="cpu", mmap=True, weights_only=False)
+        ckpt = load_file(found.path)
         return {k: v for k, v in ckpt.items() if k not in ("model", "optimizer")}
     meta = json.loads(paths.read_text(paths.join(found.path, STATE)))
-    meta["rng"] = torch.load(paths.join(found.path, RNG), weights_only=False)
+    meta["rng"] = load_file(paths.join(found.path, RNG), mmap=False)
     return meta
 
 
@@ -102,7 +183,7 @@ def load(found: Found, model: nn.Module, optimizer: torch.optim.Optimizer, devic
     """Model and optimizer state from `found` into this rank's model (plain, DDP or FSDP2)."""
     if found.kind == "file":
         plain = not _wrapped(model)
-        ckpt = torch.load(found.path, map_location=device if plain else "cpu", mmap=not plain, weights_only=False)
+        ckpt = load_file(found.path, map_location=device if plain else "cpu", mmap=not plain)
         if plain:
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
@@ -138,14 +219,15 @@ def save_sharded(out: Path, step: int, model: nn.Module, optimizer: torch.optim.
         paths.makedirs(directory)
     distributed.barrier(world)
     model_state, optim_state = get_state_dict(model, optimizer)
-    dcp.save({"model": model_state, "optimizer": optim_state}, checkpoint_id=directory)
+    try:
+        dcp.save({"model": model_state, "optimizer": optim_state}, checkpoint_id=directory)
+    except Exception as exc:  # noqa: BLE001 - DCP wraps every rank's failure in its own exception type
+        raise CheckpointError(f"cannot write {directory}: {_cause(exc)}") from exc
     if world.main:  # dcp.save returns on every rank once all shards and .metadata are written
-        rng_tmp = paths.join(directory, RNG + ".tmp")
-        torch.save(rng, rng_tmp)
-        paths.replace(rng_tmp, paths.join(directory, RNG))
-        paths.write_text_atomically(paths.join(directory, STATE),
-                                    json.dumps({**meta, "step": step, "world_size": world.size}, indent=1))
-        paths.write_text_atomically(paths.join(root, LATEST), name + "\n")
+        write_file(Path(directory) / RNG, lambda handle: torch.save(rng, handle))
+        state = json.dumps({**meta, "step": step, "world_size": world.size}, indent=1).encode()
+        write_file(Path(directory) / STATE, lambda handle: handle.write(state))
+        write_file(Path(root) / LATEST, lambda handle: handle.write(f"{name}\n".encode()))
         for old in sorted(os.listdir(root)):
             if old.startswith("step_") and old != name:
                 paths.delete(paths.join(root, old))

@@ -1,7 +1,7 @@
 """Train the reference LLaMA decoder on the mixture's token shards, on one device or many.
 
-    python -m trainer.train --data out/mixture --out out/train --config tiny --steps 200
-    torchrun --nproc_per_node 8 -m trainer.train --data out/mixture --out out/train --config 7b ...
+    python -m trainer.train --input out/mixture --output out/train --config tiny --steps 200
+    torchrun --nproc_per_node 8 -m trainer.train --input out/mixture --output out/train --config 7b ...
 
 Optimizer and schedule follow LLaMA §2.3: AdamW (beta1 0.9, beta2 0.95, weight decay 0.1 on
 matrices only), gradient clipping at 1.0, linear warmup then cosine decay to 10% of the peak LR.
@@ -17,9 +17,11 @@ Checkpoints, written atomically every `--ckpt_every` steps and at the end, hold 
 optimizer, schedule, next sample index and RNG states: one file `OUT/checkpoint.pt` from one
 process, a sharded `torch.distributed.checkpoint` directory `OUT/checkpoint/` from several
 (trainer/checkpoint.py). Rerunning the same command resumes from the later of the two, on any
-number of ranks, and reproduces the loss curve of an uninterrupted run. Logs (rank 0 only): one
-JSON line per step in `OUT/log.jsonl` (step, loss, lr, grad_norm, tokens, tokens_per_s,
-tokens_per_s_per_rank, mfu, world_size) and stdout.
+number of ranks, and reproduces the loss curve of an uninterrupted run. A checkpoint that cannot be
+written (disk full) is one line on stderr and exit status 1; the previous checkpoint stays intact.
+`python -m trainer.export_hf` turns a checkpoint into a Hugging Face `LlamaForCausalLM` directory.
+Logs (rank 0 only): one JSON line per step in `OUT/log.jsonl` (step, loss, lr, grad_norm, tokens,
+tokens_per_s, tokens_per_s_per_rank, mfu, world_size) and stdout.
 
 On CUDA: bf16 (autocast; FSDP2: bf16 parameters, fp32 gradient reduction), fused AdamW, SDPA
 (FlashAttention) and torch.compile (`--compile auto`); MFU = 6 N tokens/s per GPU over the GPU's
@@ -46,8 +48,10 @@ import torch
 import torch.nn as nn
 
 from corpus import paths
+from corpus.clihelp import DefaultsHelpFormatter
+from corpus.shards import ShardError
 from trainer import checkpoint, distributed
-from trainer.checkpoint import rng_state, set_rng_state
+from trainer.checkpoint import CheckpointError, rng_state, set_rng_state
 from trainer.data import TokenStream, Windows
 from trainer.distributed import World
 from trainer.model import CONFIGS, LLaMA, ModelConfig, get_config, param_groups
@@ -92,20 +96,15 @@ def lr_at(step: int, peak: float, warmup: int, steps: int, min_ratio: float = 0.
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the module docstring's layout and appends each option's default when it has one."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
-            text += " (default: %(default)s)"
-        return text
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trainer.train", description=__doc__, formatter_class=_HelpFormatter)
-    p.add_argument("--data", default="out/mixture", help="mixture directory (manifest.json + shards)")
-    p.add_argument("--out", default="out/train", help="checkpoint and log directory")
+    p = argparse.ArgumentParser(prog="python -m trainer.train", description=__doc__,
+                                formatter_class=DefaultsHelpFormatter)
+    p.add_argument("--input", "--data", default="out/mixture",
+                   help="mixture directory (manifest.json + shards), local or remote (staged); "
+                        "--data is the old spelling")
+    p.add_argument("--no_verify", action="store_true", help="skip checking the shards' sha256 and token ids against the manifest")
+    p.add_argument("--output", "--out", default="out/train",
+                   help="checkpoint and log directory; --out is the old spelling")
     p.add_argument("--config", default="tiny", choices=sorted(CONFIGS), help="model shape (trainer/model.py)")
     p.add_argument("--vocab_size", type=int, help="default: the data manifest's vocab_size")
     p.add_argument("--tie_embeddings", choices=("auto", "yes", "no"), default="auto",
@@ -143,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default on CPU: half the cores, split over local ranks)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out and start over")
     return p
+
+
+class DataError(Exception):
+    """The input or output directory is unusable (missing, corrupt, too small, not creatable)."""
 
 
 @dataclass
@@ -189,12 +192,20 @@ def train(args: argparse.Namespace) -> int:
         if args.ckpt_format == "file" and world.size > 1:
             _say(world, "trainer: --ckpt_format file is written by one process; use sharded under torchrun")
             return 2
-        run = setup(args, world, device)
-        position = resume(run)
-        if position is None:
+        try:
+            run = setup(args, world, device)
+        except DataError as exc:
+            _say(world, f"trainer: {exc}")
             return 2
-        describe(run)
-        loop(run, *position)
+        try:
+            position = resume(run)
+            if position is None:
+                return 2
+            describe(run)
+            loop(run, *position)
+        except (CheckpointError, ShardError) as exc:  # disk full; a shard corrupt or out of vocabulary
+            _say(world, f"trainer: {exc}")
+            return 1
         return 0
     finally:
         distributed.shutdown(world)
@@ -204,18 +215,27 @@ def train(args: argparse.Namespace) -> int:
 
 def setup(args: argparse.Namespace, world: World, device: torch.device) -> Run:
     """Data, model (sharded or replicated under torchrun), optimizer and the run key."""
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     _set_threads(args, device)
     amp_dtype = {"auto": torch.bfloat16 if device.type == "cuda" else None, "float32": None,
                  "bfloat16": torch.bfloat16}[args.dtype]
-    stream = TokenStream(args.data)
+    try:
+        stream = TokenStream(args.input, verify=not args.no_verify)
+    except (OSError, ValueError) as exc:  # missing manifest, corrupt shard, unreadable remote
+        raise DataError(str(exc).strip().splitlines()[0]) from exc
     tie = None if args.tie_embeddings == "auto" else args.tie_embeddings == "yes"
     cfg = get_config(args.config, vocab_size=args.vocab_size or stream.vocab_size, tie_embeddings=tie)
     seq_len = args.seq_len or cfg.max_seq_len
     if seq_len > cfg.max_seq_len:
         cfg = get_config(args.config, vocab_size=cfg.vocab_size, tie_embeddings=cfg.tie_embeddings, max_seq_len=seq_len)
-    windows = Windows(stream, seq_len, args.seed)
+    try:
+        windows = Windows(stream, seq_len, args.seed)
+    except ValueError as exc:  # fewer tokens than one window
+        raise DataError(str(exc)) from exc
+    out = Path(args.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create --output {out}: {exc.strerror}") from exc
     peak_lr = args.lr or cfg.lr
     warmup = args.warmup if args.warmup is not None else default_warmup(args.steps)
 
