@@ -17,7 +17,8 @@ TOKENS ?= 1.4T
 .PHONY: setup test test-all demo corpus dedup models tokenizer tokens mixture train report bench clean help
 
 help:
-	@echo "make demo | test | setup | corpus SOURCE=<name> [INPUT= OUTPUT= RUNNER= ARGS=] | models | tokenizer | tokens | mixture | train | report | bench"
+	@echo "make demo | test | setup | corpus SOURCE=<name> [INPUT= OUTPUT= RUNNER= ARGS=] | dedup | models | tokenizer | tokens | mixture | train | report | bench"
+	@echo "installed: llama-corpus --help (the same commands: corpus SOURCE, dedup, models, tokenizer, tokens, mixture, train, report, export-hf)"
 
 # ---- setup: venv + pinned deps + KenLM's lmplz/build_binary; a no-op when nothing changed ----
 setup: $(STAMP)
@@ -45,8 +46,9 @@ test-all: setup
 	$(PY) -m pytest -q
 
 # ---- the jobs ----
+# Through the console script's dispatcher: an unknown SOURCE is one line naming the valid ones.
 corpus: setup
-	$(PY) -m pipelines.$(SOURCE) $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
+	$(PY) -m llama_corpus corpus $(SOURCE) $(if $(INPUT),--input $(INPUT)) --output $(OUTPUT) $(if $(RUNNER),--runner=$(RUNNER)) $(ARGS)
 
 # Cross-source near-dedup of the sources' outputs: out/dedup/<source>/ (docs/crossdedup.md).
 dedup: setup
@@ -56,7 +58,7 @@ dedup: setup
 given = $(if $(filter command line environment,$(origin $(1))),$($(1)),$(2))
 
 models: setup
-	$(PY) -m corpus.models build --output $(MODELS) $(ARGS)
+	$(PY) -m pipelines.models build --output $(MODELS) $(if $(findstring --commoncrawl,$(ARGS)),,--allow_fallback) $(ARGS)
 
 tokenizer: setup
 	$(PY) -m tokenizer.train $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/tokenizer) --vocab_size $(VOCAB) $(ARGS)
@@ -68,7 +70,7 @@ mixture: setup
 	$(PY) -m mixture.sample --tokens $(TOKENS) $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/mixture) $(ARGS)
 
 train: setup
-	$(PY) -m trainer.train $(if $(INPUT),--data $(INPUT)) --out $(call given,OUTPUT,out/train) $(ARGS)
+	$(PY) -m trainer.train $(if $(INPUT),--input $(INPUT)) --output $(call given,OUTPUT,out/train) $(ARGS)
 
 report: setup
 	$(PY) -m mixture.report --out $(call given,OUTPUT,out/report) $(ARGS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import typing
 from collections import Counter
 import types
@@ -80,12 +81,44 @@ def title(step: Step) -> str:
     return getattr(step, "label", "") or step.name or type(step).__name__
 
 
-def run_steps(steps: Sequence[Step], doc: Document) -> tuple[Outcome, Optional[Document], Counter[str]]:
-    """Apply `steps` in order: (outcome, the document the dropping step saw or None, info counts)."""
+class StepFailed(Exception):
+    """An unexpected exception of one step on one document: a bug, or an input nobody foresaw.
+
+    Raised by `run_steps(..., guard=True)` so the pipeline can drop that one document (counted,
+    with the exception class, and kept as a rejected sample) instead of failing the whole bundle.
+    """
+
+    def __init__(self, step: Step, doc: Document, cause: Exception) -> None:
+        super().__init__(f"step {title(step)!r} failed on {doc.id}: {type(cause).__name__}: {cause}")
+        self.step = slug(title(step))
+        self.doc = doc
+        self.kind = type(cause).__name__
+
+
+def slug(name: str) -> str:
+    """A step title as a snake_case counter name: "Min chars" -> "min_chars"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "step"
+
+
+def run_steps(steps: Sequence[Step], doc: Document,
+              guard: bool = False) -> tuple[Outcome, Optional[Document], Counter[str]]:
+    """Apply `steps` in order: (outcome, the document the dropping step saw or None, info counts).
+
+    With `guard`, an exception of a step becomes `StepFailed` (the counts of the failed document
+    are discarded); without, it propagates as it is (fail fast).
+    """
     counts: Counter[str] = Counter()
     current = doc
     for step in steps:
-        out = step(current)
+        if guard:
+            try:
+                out = step(current)
+            except Exception as exc:  # noqa: BLE001 - the guard's purpose: one document, not the job
+                for each in steps:
+                    each.counts.clear()
+                raise StepFailed(step, current, exc) from exc
+        else:
+            out = step(current)
         if step.counts:
             counts.update(step.counts)
             step.counts.clear()

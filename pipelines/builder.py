@@ -25,6 +25,7 @@ from corpus.docfiles import DOCUMENTS_DIR, REJECTED_DIR, encode_jsonl_gz
 from corpus.document import Document
 from corpus.ledger import DOCUMENTS_IN, DROPPED, Ledger, Rejected, Tally, merge_tallies
 from corpus.step import Step, add_params, flag_names, params_from, title
+from corpus.validate import Validate, ValidateParams, writable
 from pipelines import runner
 from pipelines.transforms import ApplySteps, WriteDocuments, split
 
@@ -84,20 +85,25 @@ class Source:
 def run(source: Source, argv: Optional[Sequence[str]] = None) -> Ledger:
     """Parse flags, build the source's graph, run it; return the ledger it wrote."""
     config, beam_argv = configure(source, argv)
-    return runner.execute(source.name, lambda pipeline: build(pipeline, source, config), config.output, beam_argv)
+    return runner.execute(source.name, lambda pipeline: build(pipeline, source, config), config.output, beam_argv,
+                          overwrite=config.overwrite, prog=f"python -m pipelines.{source.name}")
 
 
 def configure(source: Source, argv: Optional[Sequence[str]] = None) -> tuple[Config, list[str]]:
     """(the run's Config, the flags left for Beam): parsed, checked, and prepared on the launcher."""
     parser = runner.make_parser(source.name, source.description)
     add_rejected_samples_flag(parser)
-    names = flag_names(source.params)
+    parser.add_argument("--fail_on_step_error", action="store_true",
+                        help="let an exception of a step fail the job (default: that document is dropped as "
+                             "step_failed:<step>, the exception class counted under errors)")
+    classes = (*source.params, ValidateParams)
+    names = flag_names(classes)
     if len(names) != len(set(names)):
         raise ValueError(f"{source.name}: a flag is defined twice in {names}")
-    for cls in source.params:
+    for cls in classes:
         add_params(parser, cls)
     args, beam_argv = runner.parse(parser, source.name, argv)
-    config = Config(args, {cls: params_from(args, cls) for cls in source.params})
+    config = Config(args, {cls: params_from(args, cls) for cls in classes})
     if source.prepare is not None:
         source.prepare(config)
     return config, beam_argv
@@ -120,13 +126,16 @@ def rejected_samples(value: str) -> Union[int, str]:
 
 
 def build(pipeline: beam.Pipeline, source: Source, config: Config) -> None:
-    """read -> count in -> stages -> write, with the ledger gathered beside the documents."""
+    """read -> count in -> stages -> pre-write check -> write, with the ledger gathered beside the
+    documents. The check (`corpus.validate`) is the last step of every source, fused with the
+    source's last steps when it ends in steps."""
     ledger = LedgerSink(source.name, config.output, config.options())
     docs = ledger.take(source.read(pipeline, config), "Read")
     ledger.add(docs | "Count in" >> beam.combiners.Count.Globally()
                | "documents_in" >> beam.Map(lambda n: Tally({DOCUMENTS_IN: n})))
-    for label, stage in _group(source.stages(config)):
-        stream = docs | label >> (ApplySteps(stage) if isinstance(stage, list) else stage)
+    stages = [*source.stages(config), Validate(config[ValidateParams])]
+    for label, stage in _group(stages):
+        stream = docs | label >> (ApplySteps(stage, config.fail_on_step_error) if isinstance(stage, list) else stage)
         docs = ledger.take(stream, label)
     ledger.add(docs | "Write" >> WriteDocuments(paths.join(config.output, DOCUMENTS_DIR), config.num_shards,
                                                 config.format, config.shard_mb))
@@ -209,6 +218,6 @@ def _write_rejected(items: beam.PCollection, directory: str, samples: Union[int,
 
 def _write_reason(keyed: tuple[str, Iterable[Document]], directory: str) -> Tally:
     reason, docs = keyed
-    ordered = sorted(docs, key=_sample_key)
+    ordered = sorted((writable(doc)[0] for doc in docs), key=_sample_key)  # a dropped text may not encode
     paths.write_atomically(paths.join(directory, f"{reason}.jsonl.gz"), encode_jsonl_gz(ordered))
     return Tally()

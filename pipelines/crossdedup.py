@@ -144,35 +144,61 @@ def build(pipeline: beam.Pipeline, args: argparse.Namespace, params: MinHashPara
     tuple(written) | "Every ledger written" >> beam.Flatten()
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every flag's default."""
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m pipelines.{NAME}", description=__doc__,
-                                     epilog=runner.BEAM_OPTIONS_HELP,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=runner.BEAM_OPTIONS_HELP, formatter_class=_HelpFormatter)
     parser.add_argument("--input", nargs="+", default=None,
                         help="source output directories; default: every out/<source>/ that exists")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="output directory (one sub-directory per source)")
-    parser.add_argument("--priority", type=lambda v: tuple(s for s in v.split(",") if s), default=DEFAULT_PRIORITY,
+    parser.add_argument("--priority", type=lambda v: tuple(s for s in v.split(",") if s),
+                        default=",".join(DEFAULT_PRIORITY),
                         help="comma-separated sources, best first: a cluster keeps its copy from the earliest "
-                             f"(default: {','.join(DEFAULT_PRIORITY)}; unlisted sources come last)")
+                             "(unlisted sources come last)")
     runner.add_shard_flags(parser)
+    runner.add_overwrite_flag(parser)
     builder.add_rejected_samples_flag(parser)
     add_params(parser, MinHashParams)
     return parser
+
+
+def previous_sources(output: str) -> list[str]:
+    """The source directories a previous run left under OUTPUT (stats.json, the marker, documents/
+    or rejected/ in them), so that a rerun replaces all of them, those it does not write included."""
+    found = set()
+    for path in paths.list_files(output) if paths.exists(output) else ():
+        folder = paths.parent(path)
+        if paths.basename(path) in (runner.MARKER, *runner.OWNED):
+            found.add(paths.basename(folder))
+        elif paths.basename(folder) in runner.OWNED:
+            found.add(paths.basename(paths.parent(folder)))
+    return sorted(found)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Ledger]:
     """Run the job; return each source's ledger."""
     parser = make_parser()
     args, beam_argv = parser.parse_known_args(argv)
+    runner.beam_options(parser.prog, beam_argv)
     args.input = args.input or default_inputs()
     params = params_from(args, MinHashParams)
     names = list(sources_of(args.input, args.priority)[0])
     if not names:
-        parser.error(f"no document files under {args.input}")
-    for name in names[1:]:  # runner.execute clears the first source's stale outputs, these are ours
-        for owned in runner.OWNED:
+        runner.fail(parser.prog, f"no document files under {' '.join(args.input) or 'out/<source>/'}")
+    previous = previous_sources(args.output)
+    if previous and not args.overwrite:  # refuse before touching any of them
+        runner.fail(parser.prog, f"--output {args.output} holds a previous run ({', '.join(previous)}); "
+                                 "pass --overwrite to replace it")
+    for name in sorted(set(previous) - set(names)):  # a source of the previous run only: its files go
+        for owned in (runner.MARKER, *runner.OWNED):
             paths.delete(paths.join(args.output, name, owned))
-    first = runner.execute(NAME, lambda p: build(p, args, params), paths.join(args.output, names[0]), beam_argv)
+    for name in names[1:]:  # runner.execute claims the first source's output, these are ours
+        runner.claim_output(parser.prog, paths.join(args.output, name), args.overwrite)
+    first = runner.execute(NAME, lambda p: build(p, args, params), paths.join(args.output, names[0]), beam_argv,
+                           overwrite=args.overwrite, prog=parser.prog)
     ledgers = {names[0]: first}
     for name in names[1:]:
         ledgers[name] = runner.read_stats(paths.join(args.output, name))

@@ -22,7 +22,7 @@ from corpus.document import Document
 from corpus.fileio import ReadError, guarded, open_decompressed
 from corpus.ledger import DOCUMENTS_WRITTEN, DROPPED, ERROR, INFO, Rejected, Tally
 from corpus.rules import Drop
-from corpus.step import Step, run_steps
+from corpus.step import Step, StepFailed, run_steps
 
 NAMESPACE = "llama_corpus"
 log = logging.getLogger("llama_corpus")
@@ -145,11 +145,20 @@ class ReadFiles(beam.PTransform):
 # --------------------------------------------------------------------------------------------
 # Steps
 # --------------------------------------------------------------------------------------------
-class _StepsFn(beam.DoFn):
-    """Consecutive steps fused into one DoFn; ledger items of earlier stages pass through."""
+STEP_FAILED = "step_failed:"
 
-    def __init__(self, steps: Sequence[Step]):
+
+class _StepsFn(beam.DoFn):
+    """Consecutive steps fused into one DoFn; ledger items of earlier stages pass through.
+
+    An exception of a step on one document drops that document (`dropped:step_failed:<step>`,
+    kept under rejected/, and `error:step_failed:<step>:<ExceptionClass>`) instead of failing the
+    bundle on every retry; `fail_fast` lets it propagate (`--fail_on_step_error`).
+    """
+
+    def __init__(self, steps: Sequence[Step], fail_fast: bool = False):
         self._steps = list(steps)
+        self._fail_fast = fail_fast
 
     def setup(self) -> None:
         for step in self._steps:
@@ -159,7 +168,13 @@ class _StepsFn(beam.DoFn):
         if is_ledger_item(item):
             yield item
             return
-        out, seen, counts = run_steps(self._steps, item)
+        try:
+            out, seen, counts = run_steps(self._steps, item, guard=not self._fail_fast)
+        except StepFailed as failure:
+            log.warning("%s", failure, exc_info=failure.__cause__)
+            yield error(f"{STEP_FAILED}{failure.step}:{failure.kind}")
+            yield reject(STEP_FAILED + failure.step, failure.doc)
+            return
         if counts:
             yield Tally({INFO + name: n for name, n in counts.items()})
             for name, n in counts.items():
@@ -171,14 +186,16 @@ class _StepsFn(beam.DoFn):
 
 
 class ApplySteps(beam.PTransform):
-    """Apply `corpus.step.Step`s in order; each drop becomes a `Rejected`, each count a `Tally`."""
+    """Apply `corpus.step.Step`s in order; each drop becomes a `Rejected`, each count a `Tally`,
+    each unexpected exception a counted drop unless `fail_fast`."""
 
-    def __init__(self, steps: Sequence[Step]):
+    def __init__(self, steps: Sequence[Step], fail_fast: bool = False):
         super().__init__()
         self._steps = list(steps)
+        self._fail_fast = fail_fast
 
     def expand(self, stream: beam.PCollection) -> beam.PCollection:
-        return stream | beam.ParDo(_StepsFn(self._steps))
+        return stream | beam.ParDo(_StepsFn(self._steps, self._fail_fast))
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def _run(src: Path, out: Path, *extra: str) -> Ledger:
 
 
 def _read_jsonl_gz(path: Path) -> list[dict]:
-    return [json.loads(line) for line in gzip.open(path)]
+    return [Document.from_json(line).to_record() for line in gzip.open(path)]
 
 
 def test_every_document_is_written_or_dropped_with_a_reason(tmp_path):
@@ -78,7 +78,7 @@ def test_reruns_are_byte_identical_and_stale_outputs_go(tmp_path):
     src = _inputs(tmp_path)
     _run(src, tmp_path / "one", "--num_shards", "2")
     _run(src, tmp_path / "two", "--num_shards", "3")
-    _run(src, tmp_path / "two", "--num_shards", "2")  # the 3-shard series must not survive
+    _run(src, tmp_path / "two", "--num_shards", "2", "--overwrite")  # the 3-shard series must not survive
     one, two = tmp_path / "one" / "documents", tmp_path / "two" / "documents"
     assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
     for f in one.iterdir():
@@ -95,9 +95,10 @@ def test_a_failed_run_leaves_no_stats_json(tmp_path, monkeypatch):
 
     monkeypatch.setattr(eighth_source.Stamp, "__call__", broken)
     with pytest.raises(Exception, match="a bug in a step"):
-        _run(src, tmp_path / "out")
+        _run(src, tmp_path / "out", "--overwrite", "--fail_on_step_error")
     assert not (tmp_path / "out" / "stats.json").exists()
     assert not (tmp_path / "out" / "documents").exists()
+    assert (tmp_path / "out" / runner.MARKER).exists()
 
 
 def test_parquet_output_reads_with_pyarrow(tmp_path):
@@ -105,7 +106,7 @@ def test_parquet_output_reads_with_pyarrow(tmp_path):
     table = pq.read_table(tmp_path / "pq" / "documents" / "documents-00000-of-00001.parquet")
     assert table.num_rows == ledger.documents_written
     assert table.column_names == ["id", "text", "source", "added", "metadata"]
-    assert json.loads(table.column("metadata")[0].as_py())["n"] >= 3
+    assert json.loads(table.column("metadata")[0].as_py()["extra"])["n"] >= 3  # corpus.schema
 
 
 def test_help_lists_param_flags_with_defaults_and_beam_options(capsys):

@@ -110,6 +110,10 @@ def test_every_pipeline_gives_the_same_output_on_the_dask_runner(samples, tmp_pa
         if _counts(local) != _counts(dask):
             failures.append(f"{name}: ledger differs {_counts(local)} vs {_counts(dask)}")
         assert _counts(local)["balanced"], name
+        # bugs surface: no step failed on a real document, and the pre-write check rejected none
+        flagged = [r for r in (*_counts(local)["errors"], *_counts(local)["dropped"])
+                   if r.startswith("step_failed") or r == "binary_text"]
+        assert not flagged, (name, flagged)
         assert _outputs(local), f"{name}: wrote nothing"
     failures += _crossdedup_differences(tmp_path, dask_cluster)
     assert not failures, "\n".join(failures)
