@@ -24,8 +24,7 @@ from typing import BinaryIO, Callable, Iterator, Optional, Sequence, Union
 
 from corpus import licenses, paths
 from corpus.document import Document, make_id
-from corpus.fileio import ReadError
-from corpus.lines import bounded_lines
+from corpus.fileio import ReadError, read_lines
 from corpus.rules import Drop, Outcome, Rule
 from corpus.step import param
 
@@ -136,10 +135,11 @@ def read_bigquery_jsonl(stream: BinaryIO, path: str, added: str = "",
     dropped as `bad_encoding`; metadata values that strict JSON cannot hold (NaN, Infinity,
     integers beyond 64 bits) are left out.
     """
-    for lineno, raw in enumerate(bounded_lines(stream, max_record_bytes), 1):
-        if raw is None:
-            yield ReadError("record_too_large", path, f"line {lineno}: over {max_record_bytes} bytes")
+    for item in read_lines(stream, max_record_bytes, path):
+        if isinstance(item, ReadError):
+            yield ReadError("record_too_large", path, item.detail)
             continue
+        lineno, raw = item
         if not raw.strip():
             continue
         try:

@@ -1,46 +1,14 @@
-"""Reading lines of a stream without trusting their length.
+"""A file-like view of a stream that holds no line longer than a limit (pure Python, no Beam).
 
-A small compressed file can decompress to one enormous line; reading it with `for line in stream`
-holds the whole line. `bounded_lines` reads fixed chunks and hands out lines up to a limit,
-replacing each longer line by `None` after reading past it, so memory stays at the limit.
-Pure Python, no Beam.
+A small compressed file can decompress to one enormous line; `corpus.fileio.read_lines` reads
+past such a line without holding it, and `BoundedLines` puts that in front of a parser that
+wants a file (expat), counting what it skipped.
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO
 
-
-def bounded_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 20) -> Iterator[Optional[bytes]]:
-    """The lines of a stream, each at most `limit` bytes; None in place of each longer line,
-    which is read past in chunks, never held whole (a one-line 10 GB file costs `limit` bytes)."""
-    buf = bytearray()
-    skipping = False
-    while True:
-        data = stream.read(chunk)
-        if not data:
-            break
-        scan = len(buf)  # the bytes before hold no newline: search only what is new (linear)
-        buf += data
-        pos = 0
-        while True:
-            nl = buf.find(b"\n", max(pos, scan))
-            if nl < 0:
-                break
-            if skipping:
-                skipping = False
-            elif nl + 1 - pos > limit:
-                yield None
-            else:
-                yield bytes(buf[pos:nl + 1])
-            pos = nl + 1
-        del buf[:pos]
-        if len(buf) > limit:
-            if not skipping:
-                yield None
-                skipping = True
-            buf.clear()
-    if buf and not skipping:
-        yield bytes(buf)
+from corpus.fileio import ReadError, read_lines
 
 
 class BoundedLines:
@@ -53,16 +21,17 @@ class BoundedLines:
     """
 
     def __init__(self, stream: BinaryIO, limit: int):
-        self._lines = bounded_lines(stream, limit)
+        self._lines = read_lines(stream, limit)
         self.skipped = 0
 
     def read(self, size: int = -1) -> bytes:
         parts: list[bytes] = []
         total = 0
-        for line in self._lines:
-            if line is None:
+        for item in self._lines:
+            if isinstance(item, ReadError):
                 self.skipped += 1
                 continue
+            line = item[1]
             parts.append(line)
             total += len(line)
             if size is not None and 0 <= size <= total:

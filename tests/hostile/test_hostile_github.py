@@ -107,14 +107,6 @@ def _bigquery(tmp: Path, max_record: int) -> Path:
     return export
 
 
-def _flat(doc: dict) -> dict:
-    """A written document with its metadata's `extra` (a JSON string in the shard schema) merged in."""
-    meta = dict(doc["metadata"])
-    extra = meta.pop("extra", None)
-    if isinstance(extra, str):
-        meta.update(json.loads(extra))
-    return {**doc, "metadata": meta}
-
 
 def _all_output_text(out: Path) -> str:
     chunks = []
@@ -151,7 +143,7 @@ def test_github_hostile_inputs_are_counted_and_nothing_outside_leaks(tmp_path):
     assert outcome.dropped.get("bad_encoding") == 1, outcome.dropped
     assert outcome.info.get("symlinks_skipped") == 1, outcome.info
     assert outcome.peak_rss_mb < 1024, outcome.peak_rss_mb  # the 256 MiB line was never held
-    docs = [_flat(d) for d in outcome.documents()]
+    docs = outcome.documents()
     paths = {(d["metadata"]["repo_name"], d["metadata"]["path"]) for d in docs}
     assert paths == {("goodpkg", "goodpkg/__init__.py"), ("repo1", "main.py"), ("repo1", "caf\\xe9.py"),
                      ("repo1", "d/" * 60 + "deep.py"), ("org/good", "good.py"), ("org/good", "nan.py"),

@@ -93,7 +93,7 @@ def test_wikipedia_hostile_dumps_are_counted_and_good_pages_written(tmp_path):
     assert outcome.info.get("relabelled_language:en_to_fr") == 1, outcome.info
     assert outcome.info.get("relabelled_language:en_to_ru") == 1, outcome.info
     assert outcome.info.get("relabelled_language:en_to_es") == 1, outcome.info
-    docs = {d["metadata"]["title"]: d for d in map(_flat, outcome.documents())}
+    docs = {d["metadata"]["title"]: d for d in outcome.documents()}
     assert set(docs) == {"Good one", "Good two", "Unclosed refs", "Open refs", "Open templates", "Open tags",
                          "Open links", "Open args", "After big ns", "Before cut", "Rivière", "Река", "Río",
                          "Nested", "After huge"}
@@ -103,16 +103,6 @@ def test_wikipedia_hostile_dumps_are_counted_and_good_pages_written(tmp_path):
     assert docs["Река"]["metadata"]["url"].startswith("https://ru.wikipedia.org/wiki/")
     assert docs["Good one"]["metadata"]["language"] == "en" and "dump_language" not in docs["Good one"]["metadata"]
 
-
-def _flat(doc: dict) -> dict:
-    """A written document with its metadata's `extra` (a JSON string in the shard schema) merged in."""
-    import json
-
-    meta = dict(doc["metadata"])
-    extra = meta.pop("extra", None)
-    if isinstance(extra, str):
-        meta.update(json.loads(extra))
-    return {**doc, "metadata": meta}
 
 
 _PATHOLOGIES = {
