@@ -53,4 +53,4 @@ step "Reference trainer: a short CPU run"
 $PY -m trainer.train --input "$OUT/mixture" --output "$OUT/train" --config tiny --steps 60 --seq_len 128 --batch_size 8
 
 step "Data card"
-$PY -m mixture.report --root "$OUT" --models "$MODELS" --out "$OUT/report"
+$PY -m mixture.report --root "$OUT" --models "$MODELS" --output "$OUT/report"

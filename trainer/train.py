@@ -206,6 +206,9 @@ def train(args: argparse.Namespace) -> int:
         except (CheckpointError, ShardError) as exc:  # disk full; a shard corrupt or out of vocabulary
             _say(world, f"trainer: {exc}")
             return 1
+        # Every rank finishes its last collective before any tears the group down: a rank that
+        # destroys gloo while a peer still sends aborts the peer ("terminate called ...", seen in CI).
+        distributed.barrier(world)
         return 0
     finally:
         distributed.shutdown(world)
