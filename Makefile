@@ -14,7 +14,7 @@ MODELS ?= models
 VOCAB ?= 32000
 TOKENS ?= 1.4T
 
-.PHONY: setup test test-all demo corpus dedup models tokenizer tokens mixture train report bench clean help
+.PHONY: setup test test-all test-slow demo corpus dedup models tokenizer tokens mixture train report bench clean help
 
 help:
 	@echo "make demo | test | setup | corpus SOURCE=<name> [INPUT= OUTPUT= RUNNER= ARGS=] | dedup | models | tokenizer | tokens | mixture | train | report | bench"
@@ -44,6 +44,12 @@ test: setup
 test-all: setup
 	scripts/install_test_tools.sh
 	$(PY) -m pytest -q
+
+# The slow tests alone (transformers in throwaway venvs, the Dask runner with models, ...): CI runs
+# them after `make test`.
+test-slow: setup
+	scripts/install_test_tools.sh
+	$(PY) -m pytest -q -m slow
 
 # ---- the jobs ----
 # Through the console script's dispatcher: an unknown SOURCE is one line naming the valid ones.

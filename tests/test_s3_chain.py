@@ -126,7 +126,6 @@ def ledger(data: bytes) -> dict:
                                       "balanced")}
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_chain_on_s3_matches_local_byte_for_byte(samples, s3_bucket, tmp_path):
     raw = f"{s3_bucket}/raw"
