@@ -88,4 +88,4 @@ demo: setup
 	scripts/demo.sh
 
 clean:
-	rm -rf out bench/work .pytest_cache
+	rm -rf out models_work bench/work .pytest_cache
