@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -27,6 +28,7 @@ from mixture.plan import TABLE1
 MAX_DOCS = 50_000  # documents sampled per source for the metadata charts
 EXAMPLES = 2  # kept and dropped examples shown per source
 EPOCH_TOLERANCE = 0.10  # realised epochs this far from Table 1 are a caveat
+_SERIES = re.compile(r"-\d{5}-of-\d{5}$")  # a reason's shard series (pipelines.builder.rejected_name)
 
 
 @dataclass
@@ -96,8 +98,9 @@ def dropped_examples(directory: str, stats: Optional[dict], n: int = EXAMPLES) -
     """`n` dropped documents from `rejected/`, one per reason in order of the most drops (then
     from the top reasons again), each with its reason."""
     counts = (stats or {}).get("dropped") or {}
-    files = {paths.basename(f)[: -len(".jsonl.gz")]: f
-             for f in paths.list_files(paths.join(directory, docfiles.REJECTED_DIR, "*.jsonl.gz"))}
+    files: dict[str, str] = {}  # reason -> its file, or the first shard of its series (--rejected_samples all)
+    for f in sorted(paths.list_files(paths.join(directory, docfiles.REJECTED_DIR, "*.jsonl.gz"))):
+        files.setdefault(_SERIES.sub("", paths.basename(f)[: -len(".jsonl.gz")]), f)
     reasons = sorted(files, key=lambda r: (-int(counts.get(r, 0) or 0), r))
     firsts: dict[str, list[Document]] = {}
     for reason in reasons[:n]:

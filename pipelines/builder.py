@@ -21,13 +21,14 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 import apache_beam as beam
 
 from corpus import paths
-from corpus.docfiles import DOCUMENTS_DIR, REJECTED_DIR, encode_jsonl_gz
+from corpus.docfiles import DOCUMENTS_DIR, REJECTED_DIR, encode_jsonl_gz, shard_of
 from corpus.document import Document
 from corpus.ledger import DOCUMENTS_IN, DROPPED, Ledger, Rejected, Tally, merge_tallies
 from corpus.step import Step, add_params, flag_names, params_from, title
 from corpus.validate import Validate, ValidateParams, writable
 from pipelines import runner
-from pipelines.transforms import ApplySteps, WriteDocuments, split
+from pipelines.transforms import (DEFAULT_SHARD_MB, ApplySteps, WriteDocuments, observe_group, shards_for, split,
+                                  text_bytes)
 
 DEFAULT_REJECTED_SAMPLES = 20
 
@@ -139,7 +140,7 @@ def build(pipeline: beam.Pipeline, source: Source, config: Config) -> None:
         docs = ledger.take(stream, label)
     ledger.add(docs | "Write" >> WriteDocuments(paths.join(config.output, DOCUMENTS_DIR), config.num_shards,
                                                 config.format, config.shard_mb))
-    ledger.finish(pipeline, config.rejected_samples)
+    ledger.finish(pipeline, config.rejected_samples, config.shard_mb)
 
 
 def _group(stages: Sequence[Stage]) -> Iterable[tuple[str, Union[list[Step], beam.PTransform]]]:
@@ -175,12 +176,13 @@ class LedgerSink:
     def add(self, tallies: beam.PCollection) -> None:
         self._parts.append(tallies)
 
-    def finish(self, pipeline: beam.Pipeline, rejected_samples: Union[int, str] = 0) -> beam.PCollection:
+    def finish(self, pipeline: beam.Pipeline, rejected_samples: Union[int, str] = 0,
+               shard_mb: float = DEFAULT_SHARD_MB) -> beam.PCollection:
         """The graph's end: Beam's DaskRunner computes only what the last transform depends on."""
         items = tuple(self._parts) | "Ledger items" >> beam.Flatten()
         parts = [items | "As tallies" >> beam.Map(_as_tally)]
         if rejected_samples:
-            parts.append(_write_rejected(items, paths.join(self.output, REJECTED_DIR), rejected_samples))
+            parts.append(_write_rejected(items, paths.join(self.output, REJECTED_DIR), rejected_samples, shard_mb))
         return (
             tuple(parts)
             | "All tallies" >> beam.Flatten()
@@ -203,21 +205,53 @@ def _sample_key(doc: Document) -> tuple[str, str, str]:
     return hashlib.md5(doc.id.encode("utf-8")).hexdigest(), doc.id, doc.text
 
 
-def _write_rejected(items: beam.PCollection, directory: str, samples: Union[int, str]) -> beam.PCollection:
+def _write_rejected(items: beam.PCollection, directory: str, samples: Union[int, str],
+                    shard_mb: float = DEFAULT_SHARD_MB) -> beam.PCollection:
     keyed = (
         items
         | "Rejected" >> beam.Filter(lambda item: isinstance(item, Rejected))
         | "By reason" >> beam.Map(lambda r: (r.reason, r.doc))
     )
     if samples == "all":
-        chosen = keyed | "Every rejected" >> beam.GroupByKey()
-    else:
-        chosen = keyed | "Samples per reason" >> beam.combiners.Top.PerKey(int(samples), key=_sample_key, reverse=True)
+        return keyed | "Every rejected" >> _WriteEveryRejected(directory, shard_mb)
+    chosen = keyed | "Samples per reason" >> beam.combiners.Top.PerKey(int(samples), key=_sample_key, reverse=True)
     return chosen | "Write rejected" >> beam.Map(_write_reason, directory)
 
 
-def _write_reason(keyed: tuple[str, Iterable[Document]], directory: str) -> Tally:
-    reason, docs = keyed
-    ordered = sorted((writable(doc)[0] for doc in docs), key=_sample_key)  # a dropped text may not encode
-    paths.write_atomically(paths.join(directory, f"{reason}.jsonl.gz"), encode_jsonl_gz(ordered))
+def rejected_name(reason: str, index: int = 0, num_shards: int = 1) -> str:
+    """`<reason>.jsonl.gz`, or `<reason>-XXXXX-of-NNNNN.jsonl.gz` when a reason needs several shards."""
+    return f"{reason}.jsonl.gz" if num_shards == 1 else f"{reason}-{index:05d}-of-{num_shards:05d}.jsonl.gz"
+
+
+def _write_reason(keyed: tuple[Any, Iterable[Document]], directory: str, num_shards: Any = None) -> Tally:
+    key, docs = keyed
+    reason, index = key if isinstance(key, tuple) else (key, 0)
+    n = num_shards[reason] if num_shards is not None else 1
+    ordered = sorted((writable(doc)[0] for doc in docs if doc is not None), key=_sample_key)  # a dropped text may not encode
+    observe_group("rejected_shard", len(ordered), sum(len(d.text) for d in ordered))
+    paths.write_atomically(paths.join(directory, rejected_name(reason, index, n)), encode_jsonl_gz(ordered))
     return Tally()
+
+
+class _WriteEveryRejected(beam.PTransform):
+    """`--rejected_samples all`: every dropped document, each reason in shards of about
+    `--shard_mb` (as the documents are), so no writer holds more than one bounded shard."""
+
+    def __init__(self, directory: str, shard_mb: float):
+        super().__init__()
+        self._directory = directory
+        self._shard_mb = shard_mb
+
+    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
+        shard_mb = self._shard_mb
+        counts = (keyed
+                  | "Rejected bytes" >> beam.Map(lambda kv: (kv[0], text_bytes(kv[1])))
+                  | "Sum per reason" >> beam.CombinePerKey(sum)
+                  | "Shards per reason" >> beam.Map(lambda kv: (kv[0], shards_for(kv[1], shard_mb))))
+        n = beam.pvalue.AsDict(counts)
+        sharded = keyed | "Rejected shard" >> beam.Map(lambda kv, n: ((kv[0], shard_of(kv[1].id, n[kv[0]])), kv[1]), n)
+        slots = counts | "Rejected slots" >> beam.FlatMap(lambda kv: [((kv[0], i), None) for i in range(kv[1])])
+        return ((sharded, slots)
+                | "Rejected and slots" >> beam.Flatten()
+                | "Group rejected shards" >> beam.GroupByKey()
+                | "Write rejected" >> beam.Map(_write_reason, self._directory, n))

@@ -74,6 +74,22 @@ def test_rejected_samples_per_reason_deterministic_and_bounded(tmp_path):
     assert not (tmp_path / "none" / "rejected").exists()
 
 
+def test_every_rejected_document_in_bounded_shards_per_reason(tmp_path):
+    """`--rejected_samples all` writes each reason as a series sized by --shard_mb: no writer holds
+    every dropped document of a reason, and nothing is lost or doubled."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "short.txt").write_text("".join(f"{i:02x}\n" for i in range(256)) + "a long enough line\n")
+    ledger = _run(src, tmp_path / "out", "--rejected_samples", "all", "--shard_mb", "0.004", "--min_chars", "3")
+    assert ledger.dropped == {"too_short": 256}
+    shards = sorted((tmp_path / "out" / "rejected").iterdir())
+    n = len(shards)
+    assert n > 1 and [p.name for p in shards] == [f"too_short-{i:05d}-of-{n:05d}.jsonl.gz" for i in range(n)]
+    texts = [r["text"] for p in shards for r in _read_jsonl_gz(p)]
+    assert sorted(texts) == sorted(f"{i:02x}" for i in range(256))
+    assert max(p.stat().st_size for p in shards) < 4 * 0.004 * (1 << 20)
+
+
 def test_reruns_are_byte_identical_and_stale_outputs_go(tmp_path):
     src = _inputs(tmp_path)
     _run(src, tmp_path / "one", "--num_shards", "2")
