@@ -23,7 +23,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.test_engines import free_port
+from tests.test_engines import free_port, stop_process
 
 REGION = "us-east-1"
 
@@ -60,12 +60,7 @@ def s3_server() -> Iterator[str]:
         _wait_for(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _clear_clients() -> None:

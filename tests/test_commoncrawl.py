@@ -25,7 +25,7 @@ from corpus.steps.commoncrawl import CommonCrawlParams, MinLength
 from corpus.wet import is_wet_file, read_wet
 from pipelines import commoncrawl
 from pipelines.runner import read_stats
-from tests.test_engines import DASK_RUNNER, _outputs, dask_cluster, free_port  # noqa: F401 - the cluster fixture
+from tests.test_engines import DASK_RUNNER, _outputs, dask_cluster, free_port, stop_process  # noqa: F401 - the cluster fixture
 from tests.wet_fixtures import english_page, wet_record, write_wet
 
 X = "Shared across files: the weather forecast for the weekend promises sunshine and light wind."
@@ -325,11 +325,7 @@ def job_service():
             pytest.skip("the Beam job service did not open its port")
         yield f"localhost:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_portable_runner_on_loopback_matches_local(tmp_path, wet_dir, job_service):

@@ -25,6 +25,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(proc: "subprocess.Popen") -> None:
+    """Stop a server a fixture started: terminate, then kill if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
