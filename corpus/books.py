@@ -37,6 +37,7 @@ from corpus.document import Document, make_id
 from corpus.fileio import BadJson, ReadError, loads_strict, mib, read_lines
 from corpus.ledger import INFO, Tally
 from corpus.rules import Drop, Outcome
+from corpus.validate import garbage_share
 
 SOURCE = "books"
 MAX_BOOK_MB = 64.0  # Project Gutenberg's largest plain-text books are ~20 MB; Books3's ~40 MB
@@ -109,8 +110,6 @@ def decode_text(raw: bytes) -> tuple[str, str]:
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-# C0 controls but tab, LF, FF, CR; DEL; C1 controls. Text has almost none; random bytes ~25%.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 def _lf(text: str) -> str:
@@ -133,11 +132,10 @@ def _utf16_without_bom(raw: bytes, sample: int = 1 << 16) -> Optional[str]:
 
 
 def text_problem(text: str, max_control_fraction: float = MAX_CONTROL_FRACTION) -> Optional[str]:
-    """`binary_text` when more than `max_control_fraction` of the characters are controls."""
-    if not text:
-        return None
-    controls = len(text) - len(_CONTROL.sub("", text))
-    return "binary_text" if controls > max_control_fraction * len(text) else None
+    """`binary_text` when more than `max_control_fraction` of the characters are controls or
+    U+FFFD: the pre-write check's measure (`corpus.validate`), stricter for books, which are long
+    prose where even 1% of such characters means a mis-decoded or binary file."""
+    return "binary_text" if garbage_share(text) > max_control_fraction else None
 
 
 def decode_book(raw: bytes, max_control_fraction: float = MAX_CONTROL_FRACTION) -> tuple[str, str, Optional[str], int]:

@@ -87,12 +87,16 @@ def writable(doc: Document) -> tuple[Document, dict[str, int]]:
     return Document(doc.id, text, doc.source, repair_text(doc.added), metadata), counts
 
 
+def garbage_share(text: str) -> float:
+    """The share of `text` that is U+FFFD or control characters (0 for an empty text)."""
+    if not text:
+        return 0.0
+    return (len(text) - len(_GARBAGE.sub("", text))) / len(text)  # one copy at most, no list per char
+
+
 def is_binary(text: str, params: ValidateParams) -> bool:
     """Too many NULs, or too high a share of replacement and control characters."""
-    if text.count("\x00") > params.max_nul_chars:
-        return True
-    garbage = len(text) - len(_GARBAGE.sub("", text))  # one copy at most, never a list per char
-    return garbage > params.max_garbage_share * len(text)
+    return text.count("\x00") > params.max_nul_chars or garbage_share(text) > params.max_garbage_share
 
 
 class Validate(Step):
