@@ -60,7 +60,7 @@ def _floor(wet_path: Path, models: Path, has_lm: bool) -> tuple[int, float, floa
     with open_path(str(wet_path)) as stream:
         texts = [d.text for d in guarded(read_wet(stream, str(wet_path)), str(wet_path))
                  if hasattr(d, "text") and len(d.text) >= MIN_LEN]
-    identifier = lid.load_fasttext(lid.model_from_card(str(models)) or lid.default_model_path())
+    identifier = lid.load_fasttext(lid.resolve(lid.model_from_card(str(models))))
     classifier = QualityModel.load(str(models / "quality"))._model
     sp = lm_model = None
     if has_lm:

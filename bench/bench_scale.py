@@ -18,8 +18,11 @@ process runs the DoFns, as a Dataflow/Flink worker would. Recorded per run:
 - the largest group a shuffle key delivered, elements and bytes, per stage: the max of the
   `group_elements:<stage>` / `group_bytes:<stage>` distributions that group-consuming DoFns
   update through `pipelines.transforms.observe_group` (stages that do not call it are not seen).
-Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.125`, so that
-their bounds (one shard, one partition) are reached at 1x already.
+Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.125 --dedup_group_mb
+0.02`, so that their bounds (one shard, one partition, one salted group) are reached at 1x already.
+
+Two workers: the 4x CommonCrawl run with one worker process and then with two, back to back, the
+load average before each: throughput ratio (wall one / wall two) and whether the documents match.
 
 Runner baseline: the same worker flags running only read -> the pages through a GroupByKey over 4096 keys -> count on
 each scale's WET. The FnApiRunner hands a stage's whole input to a worker as one bundle, so its
@@ -29,7 +32,7 @@ this floor (docs/scale.md).
 Floor: bench_commoncrawl's native floor (LID + quality + SentencePiece + KenLM + SHA-1 per page) on
 the 1x and 4x WET files, in this process; ratio = pipeline wall seconds per page / floor's.
 Targets: CPU 16x <= 18x the 1x CPU; worker peak RSS 16x <= 1.5x the 1x; largest group flat in the
-input size; pipeline <= 1.25x the floor at 80 MB (4x).
+input size; pipeline <= 1.25x the floor at 80 MB (4x); two workers >= 1.6x one's throughput.
 """
 from __future__ import annotations
 
@@ -55,9 +58,12 @@ BOOKS_BASE_BYTES = 7 * MB
 # 256 MB shards and 64 MB of WET per dedup partition, bind only from ~1 GB and ~4 GB of input).
 SHARD_MB = "1"
 DEDUP_PARTITION_MB = "0.125"
+DEDUP_GROUP_MB = "0.02"  # 1,310 (hash, page) pairs: about one 1x partition's
 WORKER_FLAGS = ["--direct_num_workers=1", "--direct_running_mode=multi_processing"]
+TWO_WORKER_FLAGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 WORKER_MARK = "sdk_worker_main"  # the FnApiRunner's worker processes run this module
-TARGETS = {"cpu_16x_over_1x": 18.0, "worker_rss_16x_over_1x": 1.5, "pipeline_over_floor_at_80mb": 1.25}
+TARGETS = {"cpu_16x_over_1x": 18.0, "worker_rss_16x_over_1x": 1.5, "pipeline_over_floor_at_80mb": 1.25,
+           "two_workers_throughput_over_one": 1.6}
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,7 +226,8 @@ def _measure(source: str, work: Path, argv: list[str], mode: str = "--child") ->
     return json.loads(result_path.read_text())
 
 
-def _commoncrawl(work: Path, scale: int, texts: dict, models: Path, has_lm: bool) -> dict:
+def _commoncrawl(work: Path, scale: int, texts: dict, models: Path, has_lm: bool,
+                 workers: Sequence[str] = WORKER_FLAGS, out: str = "out") -> dict:
     from bench.corpus_builder import build_wet
 
     run_dir = work / f"commoncrawl_{scale}x"
@@ -230,10 +237,10 @@ def _commoncrawl(work: Path, scale: int, texts: dict, models: Path, has_lm: bool
         info_path.parent.mkdir(parents=True, exist_ok=True)
         info_path.write_text(json.dumps(build_wet(wet_path, Path(), CC_BASE_BYTES * scale, texts=texts)))
     info = json.loads(info_path.read_text())
-    argv = ["--input", str(wet_path), "--output", str(run_dir / "out"), "--models", str(models),
+    argv = ["--input", str(wet_path), "--output", str(run_dir / out), "--models", str(models),
             "--added", "2026-01-01", "--keep_buckets", "head,middle,tail", "--quality_threshold", "0",
-            "--shard_mb", SHARD_MB, "--dedup_partition_mb", DEDUP_PARTITION_MB,
-            *([] if has_lm else ["--no_perplexity"]), *WORKER_FLAGS]
+            "--shard_mb", SHARD_MB, "--dedup_partition_mb", DEDUP_PARTITION_MB, "--dedup_group_mb", DEDUP_GROUP_MB,
+            *([] if has_lm else ["--no_perplexity"]), *workers]
     numbers = _measure("commoncrawl", run_dir, argv)
     return {"input_mb": round(info["uncompressed_bytes"] / MB, 1), "input_documents": info["documents"], **numbers}
 
@@ -276,6 +283,21 @@ def _floor(run: dict, wet_path: Path, models: Path, has_lm: bool) -> dict:
             "cpu_pipeline_over_floor": round((run["cpu_seconds"] / run["documents_in"]) / (cpu / pages), 2)}
 
 
+def _two_workers(work: Path, texts: dict, models: Path, has_lm: bool, scale: int = 4) -> dict:
+    """CommonCrawl at `scale` with one worker process, then two, back to back (each after the
+    other's finish, the load average beside it): the throughput ratio, and the outputs compared."""
+    runs = {}
+    for name, flags in (("one_worker", WORKER_FLAGS), ("two_workers", TWO_WORKER_FLAGS)):
+        load = round(os.getloadavg()[0], 2)
+        runs[name] = {"load_average_before": load,
+                      **_commoncrawl(work, scale, texts, models, has_lm, flags, out=f"out_{name}")}
+    one, two = (work / f"commoncrawl_{scale}x" / f"out_{n}" / "documents" for n in ("one_worker", "two_workers"))
+    same = sorted(p.read_bytes() for p in one.iterdir()) == sorted(p.read_bytes() for p in two.iterdir())
+    return {"input_mb": runs["one_worker"]["input_mb"], "runs": runs, "identical_documents": same,
+            "throughput_two_over_one": round(runs["one_worker"]["wall_seconds"] / runs["two_workers"]["wall_seconds"], 2),
+            "cpu_two_over_one": round(runs["two_workers"]["cpu_seconds"] / runs["one_worker"]["cpu_seconds"], 2)}
+
+
 def _growth(runs: dict[str, dict], top: str) -> dict:
     """Ratios of the largest scale's run against the 1x run, and the largest groups side by side."""
     base, last = runs["1x"], runs[top]
@@ -309,12 +331,14 @@ def run(work: Path, full: bool = False) -> dict:
     return {
         "scales": list(scales),
         "runner": "FnApiRunner " + " ".join(WORKER_FLAGS),
-        "configured": {"shard_mb": float(SHARD_MB), "dedup_partition_mb": float(DEDUP_PARTITION_MB)},
+        "configured": {"shard_mb": float(SHARD_MB), "dedup_partition_mb": float(DEDUP_PARTITION_MB),
+                       "dedup_group_mb": float(DEDUP_GROUP_MB)},
         "cpu_count": os.cpu_count(),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "commoncrawl": {"runs": cc, **_growth(cc, top), "floor": floors, "perplexity_stage": has_lm},
         "books_near_dedup": {"runs": books, **_growth(books, top)},
         "runner_baseline": _runner_baseline(work, scales),
+        "commoncrawl_workers": _two_workers(work, texts, models, has_lm),
         "targets": TARGETS,
     }
 

@@ -149,9 +149,12 @@ def dedup_in_memory(docs: Sequence[Document], scope: DedupScope) -> list[Outcome
 # concatenates (16 bytes per (document, distinct line) pair: 0.15 byte per compressed WET byte on
 # the bench input, 95k lines in 10 MB) and what one bucket joins (its pages: 2x their compressed
 # bytes there) are bounded by that figure, not by the run's size. Never fewer than MIN_PARTITIONS,
-# so a small run still spreads over every worker. One skew is not bounded by it: a line that k
-# documents share puts its k pairs (16k bytes) in one partition.
+# so a small run still spreads over every worker. A line that k documents share adds k pairs to
+# its partition: the partition's counting combiner holds it once, and the pairs' join is split by
+# page into `salt_count` groups (DEFAULT_GROUP_MB of pairs each), so k never lands on one key.
 DEFAULT_PARTITION_MB = 64.0
+DEFAULT_GROUP_MB = 32.0
+PAIR_BYTES = 16  # one (uint64 hash, int64 page ref) pair
 MIN_PARTITIONS = 64
 
 
@@ -175,14 +178,31 @@ def partition_hashes(hashes: Sequence[int], partitions: int) -> dict[int, list[i
     return parts
 
 
-def duplicated_pairs(hashes: np.ndarray, refs: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """One hash partition of one scope, as parallel arrays of (hash, document ref) where each
-    document's hashes are distinct: (distinct hashes, duplicated hashes, and the refs and hashes of
-    the pairs whose hash two or more documents contributed)."""
-    unique, counts = np.unique(hashes, return_counts=True)
-    duplicated = unique[counts >= 2]
+def merge_counts(hashes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parallel (hash, count) arrays merged: the distinct hashes, sorted, with their summed counts
+    (what a partition's counting combiner holds: one entry per distinct hash, however many
+    documents share it)."""
+    order = np.argsort(hashes, kind="stable")
+    hashes, counts = hashes[order], counts[order]
+    if hashes.size == 0:
+        return hashes, counts
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+    return hashes[starts], np.add.reduceat(counts, starts)
+
+
+def salt_count(pairs: int, max_pairs: int) -> int:
+    """How many page-salted groups a hash partition of `pairs` (hash, page) pairs is split into so
+    that each receives about `max_pairs` (a page's pairs all go to the group `ref % salts`)."""
+    if max_pairs <= 0:
+        raise ValueError(f"max_pairs must be > 0, got {max_pairs}")
+    return max(1, math.ceil(pairs / max_pairs))
+
+
+def duplicated_pairs(hashes: np.ndarray, refs: np.ndarray, duplicated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (refs, hashes) of the pairs whose hash is in `duplicated` (parallel arrays in, the
+    matching ones out, in input order)."""
     mask = np.isin(hashes, duplicated)
-    return int(unique.size), int(duplicated.size), refs[mask], hashes[mask]
+    return refs[mask], hashes[mask]
 
 
 # ---------------------------------------------------------------------------------------------

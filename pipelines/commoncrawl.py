@@ -36,7 +36,7 @@ from corpus.steps.commoncrawl import (CommonCrawlParams, DedupSize, KeepBuckets,
                                       resolve_models)
 from corpus.steps.lid import LanguageId, LidParams
 from pipelines.builder import Config, Shuffle, Source, Stage
-from pipelines.transforms import ReadFiles, info, observe_group, reject, split
+from pipelines.transforms import ReadFiles, info, is_ledger_item, observe_group, reject
 
 
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
@@ -52,7 +52,8 @@ def stages(config: Config) -> Sequence[Stage]:
     params, models = config[CommonCrawlParams], config[Models]
     recipe: list[Stage] = [
         MinLength(params),
-        Shuffle("Dedup lines", CcnetLineDedup(params.scope(), config[DedupSize].partitions)),
+        Shuffle("Dedup lines", CcnetLineDedup(params.scope(), config[DedupSize].partitions,
+                                             config[DedupSize].group_pairs)),
         Shuffle("Spread pages", beam.Reshuffle()),
         LanguageId(dataclasses.replace(config[LidParams], lid_model=models.lid), mode="filter",
                    languages=params.kept_languages()),
@@ -91,18 +92,28 @@ SOURCE = Source("commoncrawl", __doc__, read, stages, params=(CommonCrawlParams,
 # ---------------------------------------------------------------------------------------------
 # "Hash lines" has one output with two kinds of element, told apart by their key (no tagged
 # outputs, see docs/CONTRIBUTING.md): a page keyed by its document bucket (an int) and a slice of
-# its hashes keyed by (scope, hash partition) (a tuple).
+# its hashes keyed by (scope, hash partition) (a tuple). Three shuffles follow:
+#   count:  (scope, partition) -> its distinct hashes with their document counts (a combiner: a
+#           line shared by k pages is one entry, not k);
+#   join:   (scope, partition, salt) -> the pairs of the pages whose ref % salts == salt, plus the
+#           partition's duplicated hashes (salts = the partition's pairs / --dedup_group_mb);
+#   back:   document bucket -> its pages and the (page, duplicated hash) pairs found for them.
 def _is_page(keyed: tuple[Any, Any]) -> bool:
     return isinstance(keyed[0], int)
 
 
-def _is_slice(keyed: tuple[Any, Any]) -> bool:
-    return isinstance(keyed[0], tuple)
+def _is_slice(keyed: Any) -> bool:
+    """A value keyed by (scope, partition[, salt])."""
+    return isinstance(keyed, tuple) and isinstance(keyed[0], tuple)
+
+
+def _is_salts(item: Any) -> bool:
+    return isinstance(item, tuple) and item[0] == "salts"
 
 
 class _HashLinesFn(beam.DoFn):
     """Hash every line of a page once. Yields the page, `(bucket, (doc, hashes uint64[]))`, and its
-    distinct hashes split by partition, `((scope, partition), (hashes uint64[], refs int64[]))`."""
+    distinct hashes split by partition, `((scope, partition), (hashes uint64[], ref))`."""
 
     def __init__(self, scope: ccnet.DedupScope, partitions: int):
         self._scope = scope
@@ -113,41 +124,112 @@ class _HashLinesFn(beam.DoFn):
         ref = ccnet.doc_ref(doc.id)
         key = ccnet.scope_key(self._scope, doc.metadata.get("cc_segment", ""), ranks)
         yield ref % self._partitions, (doc, array("Q", hashes).tobytes())
-        one_ref = array("q", [ref])
         for partition, values in ccnet.partition_hashes(ccnet.countable_hashes(hashes), self._partitions).items():
-            yield (key, partition), (array("Q", values).tobytes(), (one_ref * len(values)).tobytes())
+            yield (key, partition), (array("Q", values).tobytes(), ref)
 
 
-class _ConcatSlices(beam.CombineFn):
-    """Concatenate the (hashes, refs) byte arrays of one (scope, partition). A combiner, so that
-    runners which lift it (Dataflow, the FnApiRunner) shuffle one slice per bundle, not per page."""
+_Counts = tuple[np.ndarray, np.ndarray]  # distinct hashes (sorted) and their document counts
 
-    def create_accumulator(self) -> list[tuple[bytes, bytes]]:
+
+class _CountHashes(beam.CombineFn):
+    """The distinct hashes of one (scope, partition) with the number of pages holding each; the
+    accumulator holds one entry per distinct hash (pending slices are merged every `batch`)."""
+
+    def __init__(self, batch: int = 1 << 16):
+        self._batch = batch
+
+    def create_accumulator(self) -> list[_Counts]:
         return []
 
-    def add_input(self, acc: list[tuple[bytes, bytes]], value: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-        acc.append(value)
+    def add_input(self, acc: list[_Counts], value: tuple[bytes, int]) -> list[_Counts]:
+        hashes = np.frombuffer(value[0], dtype=np.uint64)
+        acc.append((hashes, np.ones(hashes.size, dtype=np.int64)))
+        return [self._merge(acc)] if len(acc) >= self._batch else acc
+
+    def merge_accumulators(self, accs: Iterable[list[_Counts]]) -> list[_Counts]:
+        return [self._merge([part for acc in accs for part in acc])]
+
+    def compact(self, acc: list[_Counts]) -> list[_Counts]:
+        return [self._merge(acc)]
+
+    def extract_output(self, acc: list[_Counts]) -> _Counts:
+        return self._merge(acc)
+
+    @staticmethod
+    def _merge(parts: list[_Counts]) -> _Counts:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        return ccnet.merge_counts(np.concatenate([h for h, _ in parts]), np.concatenate([c for _, c in parts]))
+
+
+def _salted(keyed: tuple[tuple[str, int], _Counts], max_pairs: int) -> Iterator[Any]:
+    """One partition's counts: its salt count, `("salts", (key, n))` when above one, its duplicated
+    hashes once per salt, `((scope, partition, salt), ("dups", hashes uint64[]))`, and line tallies."""
+    key, (hashes, counts) = keyed
+    observe_group("line_dedup_count", hashes.size, hashes.nbytes + counts.nbytes)
+    duplicated = hashes[counts >= 2]
+    yield info("distinct_line_hashes", hashes.size)
+    yield info("duplicated_line_hashes", duplicated.size)
+    salts = ccnet.salt_count(int(counts.sum()), max_pairs)
+    if salts > 1:
+        yield "salts", (key, salts)
+    if duplicated.size:
+        for salt in range(salts):
+            yield (*key, salt), ("dups", duplicated.tobytes())
+
+
+def _salt_pairs(keyed: tuple[tuple[str, int], tuple[bytes, int]], salts: dict) -> tuple[tuple, tuple]:
+    """A page's slice of one partition, keyed by the salted group its page falls in."""
+    key, (hashes, ref) = keyed
+    return (*key, ref % salts.get(key, 1)), ("pairs", hashes, ref)
+
+
+class _JoinSlices(beam.CombineFn):
+    """One salted group: its pages' (hash, ref) pairs and its partition's duplicated hashes,
+    concatenated (a combiner, so that runners which lift it shuffle one value per bundle)."""
+
+    def create_accumulator(self) -> tuple[list[bytes], list[int], list[int], list[bytes]]:
+        return [], [], [], []
+
+    def add_input(self, acc: tuple, value: tuple) -> tuple:
+        hashes, refs, runs, dups = acc
+        if value[0] == "dups":
+            dups.append(value[1])
+        else:
+            hashes.append(value[1])
+            refs.append(value[2])
+            runs.append(len(value[1]) // 8)
         return acc
 
-    def merge_accumulators(self, accs: Iterable[list[tuple[bytes, bytes]]]) -> list[tuple[bytes, bytes]]:
-        return [self.extract_output(acc) for acc in accs]
+    def merge_accumulators(self, accs: Iterable[tuple]) -> tuple:
+        merged = self.create_accumulator()
+        for acc in accs:
+            for into, part in zip(merged, acc):
+                into.extend(part)
+        return merged
 
-    def compact(self, acc: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        return [self.extract_output(acc)]
+    def compact(self, acc: tuple) -> tuple:
+        hashes, refs, runs, dups = acc
+        return [b"".join(hashes)], [*refs], [*runs], dups[:1]
 
-    def extract_output(self, acc: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
-        return b"".join(h for h, _ in acc), b"".join(r for _, r in acc)
+    def extract_output(self, acc: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hashes, refs, runs, dups = acc
+        return (np.frombuffer(b"".join(hashes), dtype=np.uint64),
+                np.repeat(np.array(refs, dtype=np.int64), np.array(runs, dtype=np.int64)),
+                np.frombuffer(dups[0], dtype=np.uint64) if dups else np.empty(0, dtype=np.uint64))
 
 
-def _find_duplicates(keyed: tuple[Any, tuple[bytes, bytes]], buckets: int) -> Iterator[Any]:
-    """One hash partition of one scope: its hash counts, and the hashes contributed by >= 2
-    documents sent back to the documents' buckets as `(bucket, (refs int64[], hashes uint64[]))`."""
-    hashes_bytes, refs_bytes = keyed[1]
-    observe_group("line_dedup_partition", len(hashes_bytes) // 8, len(hashes_bytes) + len(refs_bytes))
-    distinct, duplicated, refs, hashes = ccnet.duplicated_pairs(np.frombuffer(hashes_bytes, dtype=np.uint64),
-                                                                np.frombuffer(refs_bytes, dtype=np.int64))
-    yield info("distinct_line_hashes", distinct)
-    yield info("duplicated_line_hashes", duplicated)
+def _find_duplicates(keyed: tuple[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]], buckets: int) -> Iterator[Any]:
+    """One salted group: the pairs whose hash is duplicated, sent back to their documents' buckets
+    as `(bucket, (refs int64[], hashes uint64[]))`."""
+    hashes, refs, duplicated = keyed[1]
+    observe_group("line_dedup_partition", hashes.size + duplicated.size,
+                  ccnet.PAIR_BYTES * hashes.size + duplicated.nbytes)
+    if not duplicated.size:
+        return
+    refs, hashes = ccnet.duplicated_pairs(hashes, refs, duplicated)
     target = refs % buckets
     for bucket in np.unique(target):
         chosen = target == bucket
@@ -191,17 +273,18 @@ class _RemoveDuplicateLinesFn(beam.DoFn):
 
 class CcnetLineDedup(beam.PTransform):
     """cc_net line dedup in `scope`: every line whose hash two or more documents of the scope
-    contain is removed from all of them. No set of hashes is ever held by the driver or a side
-    input: hashes meet in `partitions` slices through the shuffle and go back to the documents'
-    `partitions` buckets (`ref % partitions`). One reducer concatenates one slice and one bucket
-    joins its own pages, so both are bounded by the input per partition (`prepare` derives
-    `partitions` from the input's size: `corpus.ccnet.dedup_partitions`). Output: the rewritten
+    contain is removed from all of them. No set of hashes is held by the driver, and no shuffle key
+    grows with the input: a partition's counts hold each distinct hash once, its pairs are split by
+    page into groups of about `max_pairs`, and a document bucket receives only its own pages and
+    their duplicated pairs (`prepare` derives `partitions` from the input's size,
+    `corpus.ccnet.dedup_partitions`, and `max_pairs` from --dedup_group_mb). Output: the rewritten
     pages, a `Rejected` for each page left empty, and line counts."""
 
-    def __init__(self, scope: ccnet.DedupScope, partitions: int):
+    def __init__(self, scope: ccnet.DedupScope, partitions: int, max_pairs: int):
         super().__init__()
         self._scope = scope
         self._partitions = max(1, partitions)
+        self._max_pairs = max_pairs
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         n = self._partitions
@@ -215,19 +298,30 @@ class CcnetLineDedup(beam.PTransform):
                 | "Rank segments" >> beam.Map(ccnet.segment_ranks)
             )
         hashed = docs | "Hash lines" >> beam.ParDo(_HashLinesFn(self._scope, n), **side)
-        duplicates = (
-            hashed
-            | "Hash slices" >> beam.Filter(_is_slice)
-            | "Gather each partition" >> beam.CombinePerKey(_ConcatSlices())
+        slices = hashed | "Hash slices" >> beam.Filter(_is_slice)
+        counted = (
+            slices
+            | "Count each partition" >> beam.CombinePerKey(_CountHashes())
+            | "Salt each partition" >> beam.FlatMap(_salted, self._max_pairs)
+        )
+        salts = pvalue.AsDict(counted
+                              | "Salted partitions" >> beam.Filter(_is_salts)
+                              | "Salt counts" >> beam.Map(lambda e: e[1]))
+        duplicated = counted | "Duplicated hashes" >> beam.Filter(_is_slice)
+        tallies = counted | "Hash counts" >> beam.Filter(is_ledger_item)
+        pairs = slices | "Salt pairs" >> beam.Map(_salt_pairs, salts)
+        dups = (
+            (pairs, duplicated)
+            | "Groups" >> beam.Flatten()
+            | "Gather each group" >> beam.CombinePerKey(_JoinSlices())
             | "Find duplicated lines" >> beam.FlatMap(_find_duplicates, n)
         )
-        dups, counts = split(duplicates, "Duplicated lines")
         rewritten = (
             {"pages": hashed | "Pages" >> beam.Filter(_is_page), "dups": dups}
             | "Join back to documents" >> beam.CoGroupByKey()
             | "Remove duplicated lines" >> beam.ParDo(_RemoveDuplicateLinesFn())
         )
-        return (rewritten, counts) | "Dedup stream" >> beam.Flatten()
+        return (rewritten, tallies) | "Dedup stream" >> beam.Flatten()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Ledger:

@@ -157,7 +157,8 @@ def sample(args: argparse.Namespace, build: BuildParams, work: str, skip: set[st
     for owned in WORK_OWNED:  # only what this build writes there: a stale sample must not be read
         paths.delete(paths.join(work, owned))
     cc_params = CommonCrawlParams()
-    dedup = CcnetLineDedup(cc_params.scope(), resolve_dedup_size(cc_params, args.commoncrawl).partitions)
+    size = resolve_dedup_size(cc_params, args.commoncrawl)
+    dedup = CcnetLineDedup(cc_params.scope(), size.partitions, size.group_pairs)
     languages = tuple(x for x in build.quality_languages.split(",") if x) or None
     parts = [p for p in ("lm", "quality") if p not in skip]
     run_job(lambda pipeline: models_data.build(

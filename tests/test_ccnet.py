@@ -16,6 +16,8 @@ from corpus.ccnet import (
     doc_ref,
     duplicate_hashes,
     duplicated_pairs,
+    merge_counts,
+    salt_count,
     parse_buckets,
     parse_scope,
     partition_hashes,
@@ -151,20 +153,36 @@ def test_partition_hashes_splits_by_modulo_and_keeps_order():
     assert parts == {0: [9, 12], 1: [4, 7], 2: [2]}
 
 
-def test_duplicated_pairs_counts_hashes_of_two_or_more_documents():
+def test_counts_and_pairs_find_hashes_of_two_or_more_documents():
     docs = {1: ["shared", "one"], 2: ["shared", "two", "both"], 3: ["three", "both", "three"]}
     hashes, refs = [], []
     for ref, lines in docs.items():
         own = countable_hashes([line_hash(x) for x in lines])
         hashes += own
         refs += [ref] * len(own)
-    distinct, duplicated, dup_refs, dup_hashes = duplicated_pairs(np.array(hashes, dtype=np.uint64),
-                                                                  np.array(refs, dtype=np.int64))
-    assert (distinct, duplicated) == (5, 2)
+    hashes_arr, refs_arr = np.array(hashes, dtype=np.uint64), np.array(refs, dtype=np.int64)
+    # counted in two halves, then merged: as a combiner sees two bundles
+    parts = [merge_counts(hashes_arr[s], np.ones(len(hashes_arr[s]), dtype=np.int64)) for s in (slice(0, 3), slice(3, None))]
+    unique, counts = merge_counts(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+    assert unique.size == 5 and counts.sum() == len(hashes) and list(unique) == sorted(unique)
+    duplicated = unique[counts >= 2]
+    dup_refs, dup_hashes = duplicated_pairs(hashes_arr, refs_arr, duplicated)
     assert sorted(zip(dup_refs.tolist(), dup_hashes.tolist())) == sorted(
         [(1, line_hash("shared")), (2, line_hash("shared")), (2, line_hash("both")), (3, line_hash("both"))])
     expected = duplicate_hashes([doc_line_hashes("\n".join(lines)) for lines in docs.values()])
-    assert set(dup_hashes.tolist()) == expected
+    assert set(duplicated.tolist()) == expected
+
+
+def test_merge_counts_of_nothing_is_empty():
+    unique, counts = merge_counts(np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64))
+    assert unique.size == counts.size == 0
+
+
+def test_salt_count_splits_a_partition_into_groups_of_at_most_max_pairs_on_average():
+    assert salt_count(0, 100) == salt_count(100, 100) == 1
+    assert salt_count(101, 100) == 2 and salt_count(10_000, 100) == 100
+    with pytest.raises(ValueError):
+        salt_count(5, 0)
 
 
 def test_dedup_partitions_follow_the_input_size():

@@ -132,15 +132,18 @@ def test_dedup_scopes(tmp_path, wet_dir, scope):
         assert key in md
 
 
+HOT = "Home | About us | Privacy policy | Terms of use | Contact"  # boilerplate on every page
+
+
 def _growing_input(root: Path, files: int) -> Path:
     """`files` WET files of 25 distinct pages each, every page sharing one line with its neighbour
-    file (so the dedup has duplicates to send back)."""
+    file (so the dedup has duplicates to send back) and one line, HOT, with every page."""
     def word(number: int) -> str:  # cc_net's normalisation maps digits to 0: tell pages apart by letters
         return "".join(chr(ord("a") + int(digit)) for digit in f"{number:04d}")
 
     for f in range(files):
         records = [page(f"http://grow.example/{f}/{i}", f"topic {word(100 * f + i)}",
-                        (f"Shared by the {word(f % 2 + 2 * (i % 5))} pages everywhere in the crawl.",))
+                        (f"Shared by the {word(f % 2 + 2 * (i % 5))} pages everywhere in the crawl.", HOT))
                    for i in range(25)]
         write_wet(root / f"g{f:03d}.wet.gz", records)
     return root
@@ -163,15 +166,31 @@ def _largest_groups(monkeypatch, input_dir: Path, output: Path, *extra: str) -> 
 def test_largest_dedup_group_stays_bounded_while_the_input_grows_4x(tmp_path, monkeypatch):
     monkeypatch.setattr(ccnet, "MIN_PARTITIONS", 1)  # the fixture is small: let the size alone decide
     small, large = _growing_input(tmp_path / "x1", 2), _growing_input(tmp_path / "x4", 8)
-    bound = ["--dedup_partition_mb", str(sum(p.stat().st_size for p in small.iterdir()) / 3 / (1 << 20))]
+    partition_mb = sum(p.stat().st_size for p in small.iterdir()) / 3 / (1 << 20)
+    bound = ["--dedup_partition_mb", str(partition_mb), "--dedup_group_mb", str(120 * ccnet.PAIR_BYTES / (1 << 20))]
     one, size1 = _largest_groups(monkeypatch, small, tmp_path / "o1", *bound)
     four, size4 = _largest_groups(monkeypatch, large, tmp_path / "o4", *bound)
     assert size1["partitions"] == 3 and 12 <= size4["partitions"] <= 13  # partitions grow with the input
-    for stage in ("line_dedup_partition", "line_dedup_join"):
+    assert size1["group_pairs"] == size4["group_pairs"] == 120
+    for stage in ("line_dedup_count", "line_dedup_partition", "line_dedup_join"):
         assert four[stage][0] <= 1.6 * one[stage][0] and four[stage][1] <= 1.6 * one[stage][1], (stage, one, four)
+    assert four["line_dedup_partition"][0] <= 1.3 * 120 + four["line_dedup_count"][0]  # pairs + the dup hashes
+    assert read_output(tmp_path / "o4") and all(HOT not in d.text for d in read_output(tmp_path / "o4").values())
     # the same 4x input with the 1x partition count: the groups grow with it
     fixed, _ = _largest_groups(monkeypatch, large, tmp_path / "f4", "--dedup_partitions", "3")
     assert fixed["line_dedup_join"][1] >= 3 * one["line_dedup_join"][1]
+    # without the salts the partition holding HOT receives all its 200 pages' pairs: the check fails
+    unsalted, _ = _largest_groups(monkeypatch, large, tmp_path / "u4", *bound[:2], "--dedup_group_mb", "64")
+    assert unsalted["line_dedup_partition"][0] > 1.6 * one["line_dedup_partition"][0]
+
+
+def test_salted_groups_remove_the_same_lines(tmp_path, wet_dir):
+    """Partitions split into page-salted groups of 2 pairs find every duplicate the unsplit run finds."""
+    whole = run_pipeline(wet_dir, tmp_path / "whole", *NO_MODELS, "--dedup_partitions", "2")
+    salted = run_pipeline(wet_dir, tmp_path / "salted", *NO_MODELS, "--dedup_partitions", "2",
+                          "--dedup_group_mb", str(2 * ccnet.PAIR_BYTES / (1 << 20)))
+    assert documents_bytes(tmp_path / "salted") == documents_bytes(tmp_path / "whole")
+    assert salted.info == whole.info and salted.dropped == whole.dropped
 
 
 def test_truncated_input_is_counted_and_good_records_kept(tmp_path):

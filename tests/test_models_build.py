@@ -87,7 +87,7 @@ def test_lm_sample_is_the_smallest_keys_per_language_and_reruns_byte_identical(t
     def run(work: Path) -> None:
         with beam.Pipeline(runner=build_models.LOCAL_RUNNER) as pipeline:
             models_data.build(pipeline, [str(tmp_path / "wiki")], [str(cc_dir)], str(work), cc_params, LidParams(),
-                              CcnetLineDedup(cc_params.scope(), 4), lm_max_documents=10, cutoff_max_pages=5,
+                              CcnetLineDedup(cc_params.scope(), 4, 1 << 20), lm_max_documents=10, cutoff_max_pages=5,
                               quality_max_per_class=10, quality_languages=("en",), allow_fallback=False,
                               parts=("lm",))
 

@@ -35,6 +35,17 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], str]:
     return check
 
 
+def _positive_mb(value: str) -> float:
+    """An argparse `type` for a size in MB: a number above zero."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
 @dataclass(frozen=True)
 class CommonCrawlParams:
     """commoncrawl (cc_net defaults unless noted)"""
@@ -50,7 +61,13 @@ class CommonCrawlParams:
                                                   f"least {ccnet.MIN_PARTITIONS})")
     dedup_partition_mb: float = param(ccnet.DEFAULT_PARTITION_MB,
                                       "MB of WET input (as stored) per hash partition and document bucket when "
-                                      "--dedup_partitions is not given: bounds what one dedup reducer holds")
+                                      "--dedup_partitions is not given: bounds what one dedup reducer holds",
+                                      type=_positive_mb)
+    dedup_group_mb: float = param(ccnet.DEFAULT_GROUP_MB,
+                                  "MB of (line hash, page) pairs, 16 bytes each, one line-dedup join receives: a "
+                                  "hash partition with more (lines shared by many pages) is split by page into as many "
+                                  "groups as it needs, each sent the partition's duplicated hashes",
+                                  type=_positive_mb)
     languages: str = param(",".join(lid.DEFAULT_LANGUAGES), "comma-separated languages to keep ('' keeps all; "
                                                             "LLaMA: en)")
     keep_buckets: str = param(",".join(ccnet.DEFAULT_KEEP_BUCKETS),
@@ -89,6 +106,7 @@ class DedupSize:
 
     input_bytes: int
     partitions: int
+    group_pairs: int  # (hash, page) pairs per salted join group
 
 
 def resolve_dedup_size(params: CommonCrawlParams, inputs: Sequence[str]) -> DedupSize:
@@ -96,7 +114,7 @@ def resolve_dedup_size(params: CommonCrawlParams, inputs: Sequence[str]) -> Dedu
     files listed (their stored sizes: a listing the reader makes anyway, no file is opened)."""
     total = sum(paths.size(f) for f in paths.expand(inputs) if wet.is_wet_file(f))
     partitions = params.dedup_partitions or ccnet.dedup_partitions(total, params.dedup_partition_mb)
-    return DedupSize(total, partitions)
+    return DedupSize(total, partitions, max(1, int(params.dedup_group_mb * (1 << 20)) // ccnet.PAIR_BYTES))
 
 
 def resolve_models(params: CommonCrawlParams, lid_model: Optional[str] = None) -> Models:
