@@ -293,8 +293,9 @@ def _two_workers(work: Path, texts: dict, models: Path, has_lm: bool, scale: int
                       **_commoncrawl(work, scale, texts, models, has_lm, flags, out=f"out_{name}")}
     one, two = (work / f"commoncrawl_{scale}x" / f"out_{n}" / "documents" for n in ("one_worker", "two_workers"))
     same = sorted(p.read_bytes() for p in one.iterdir()) == sorted(p.read_bytes() for p in two.iterdir())
+    walls = [runs[n]["wall_seconds"] for n in ("one_worker", "two_workers")]
     return {"input_mb": runs["one_worker"]["input_mb"], "runs": runs, "identical_documents": same,
-            "throughput_two_over_one": round(runs["one_worker"]["wall_seconds"] / runs["two_workers"]["wall_seconds"], 2),
+            "throughput_two_over_one": round(walls[0] / walls[1], 2),
             "cpu_two_over_one": round(runs["two_workers"]["cpu_seconds"] / runs["one_worker"]["cpu_seconds"], 2)}
 
 

@@ -162,7 +162,8 @@ def test_counts_and_pairs_find_hashes_of_two_or_more_documents():
         refs += [ref] * len(own)
     hashes_arr, refs_arr = np.array(hashes, dtype=np.uint64), np.array(refs, dtype=np.int64)
     # counted in two halves, then merged: as a combiner sees two bundles
-    parts = [merge_counts(hashes_arr[s], np.ones(len(hashes_arr[s]), dtype=np.int64)) for s in (slice(0, 3), slice(3, None))]
+    halves = (hashes_arr[:3], hashes_arr[3:])
+    parts = [merge_counts(half, np.ones(half.size, dtype=np.int64)) for half in halves]
     unique, counts = merge_counts(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
     assert unique.size == 5 and counts.sum() == len(hashes) and list(unique) == sorted(unique)
     duplicated = unique[counts >= 2]
