@@ -18,6 +18,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,15 +52,17 @@ def _models(work: Path, texts: dict[str, list[str]]) -> Path:
     return models
 
 
-def _floor(wet_path: Path, models: Path, has_lm: bool) -> tuple[int, float, float]:
+def _floor(wet_paths: Sequence[Path], models: Path, has_lm: bool) -> tuple[int, float, float]:
     from corpus import lid
     from corpus.fileio import guarded, open_path
     from corpus.quality import QualityModel
     from corpus.wet import MIN_LEN, read_wet
 
-    with open_path(str(wet_path)) as stream:
-        texts = [d.text for d in guarded(read_wet(stream, str(wet_path)), str(wet_path))
-                 if hasattr(d, "text") and len(d.text) >= MIN_LEN]
+    texts = []
+    for wet_path in wet_paths:
+        with open_path(str(wet_path)) as stream:
+            texts += [d.text for d in guarded(read_wet(stream, str(wet_path)), str(wet_path))
+                      if hasattr(d, "text") and len(d.text) >= MIN_LEN]
     identifier = lid.load_fasttext(lid.resolve(lid.model_from_card(str(models))))
     classifier = QualityModel.load(str(models / "quality"))._model
     sp = lm_model = None
@@ -108,11 +111,11 @@ def run(work: Path) -> dict:
         args.append("--no_perplexity")
     # The machine is shared and noisy: floor, pipeline, floor again; the faster floor counts.
     # Wall and CPU time (process_time covers the FnApiRunner's in-process worker threads).
-    floor_docs, floor_s, floor_cpu = _floor(wet_path, models, has_lm)
+    floor_docs, floor_s, floor_cpu = _floor([wet_path], models, has_lm)
     start, cpu = time.perf_counter(), time.process_time()
     ledger = commoncrawl.main(args)
     pipeline_s, pipeline_cpu = time.perf_counter() - start, time.process_time() - cpu
-    _, floor_s2, floor_cpu2 = _floor(wet_path, models, has_lm)
+    _, floor_s2, floor_cpu2 = _floor([wet_path], models, has_lm)
     floor_s, floor_cpu = min(floor_s, floor_s2), min(floor_cpu, floor_cpu2)
     docs_in = ledger.documents_in
     return {

@@ -2,8 +2,9 @@
 `--full`) an input built from the samples' text, plus CommonCrawl against its native floor.
 
 Inputs (`bench.corpus_builder`): CommonCrawl 1x = 20 MB of uncompressed WET (bench_commoncrawl's
-size); books 1x = at least 7 MiB of JSON-lines books (whole clusters), each a distinct rebuild of a Gutenberg sample followed
-by two near copies (J ~0.95), so a larger input has more clusters, not larger ones.
+size) in files of 10 MB (a crawl's shape: many files, so reading spreads over workers); books 1x =
+at least 7 MiB of JSON-lines books (whole clusters), each a distinct rebuild of a Gutenberg sample
+followed by two near copies (J ~0.95), so a larger input has more clusters, not larger ones.
 
 Each run is one child process (`python -m bench.bench_scale --child ...`) that builds the source's
 graph with `pipelines.builder.build` and runs it on the local FnApiRunner with one worker process
@@ -24,13 +25,17 @@ Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.
 Two workers: the 4x CommonCrawl run with one worker process and then with two, back to back, the
 load average before each: throughput ratio (wall one / wall two) and whether the documents match.
 
-Runner baseline: the same worker flags running only read -> the pages through a GroupByKey over 4096 keys -> count on
-each scale's WET. The FnApiRunner hands a stage's whole input to a worker as one bundle, so its
-worker RSS grows with the input however small each key is: the pipeline's growth is read against
-this floor (docs/scale.md).
+Runner baseline: the same worker flags running only read -> the pages through a GroupByKey over
+4096 keys -> count on each scale's WET. The FnApiRunner hands a stage's whole input to a worker as
+one bundle, so its worker RSS grows with the input however small each key is: the pipeline's
+growth is read against this floor (docs/scale.md).
 
-Floor: bench_commoncrawl's native floor (LID + quality + SentencePiece + KenLM + SHA-1 per page) on
-the 1x and 4x WET files, in this process; ratio = pipeline wall seconds per page / floor's.
+Floors, on the 1x and 4x WET files: bench_commoncrawl's native floor (the model calls alone: LID +
+quality + SentencePiece + KenLM + SHA-1 per page, in this process), and the native recipe (the
+pipeline's own steps in a plain loop in one process: read, min_len, in-memory line dedup, LID,
+perplexity, classifier, the pre-write check, gzip JSON lines; `--native`); ratios = the pipeline's
+CPU (and wall) seconds per page over each floor's.
+
 Targets: CPU 16x <= 18x the 1x CPU; worker peak RSS 16x <= 1.5x the 1x; largest group flat in the
 input size; pipeline <= 1.25x the floor at 80 MB (4x); two workers >= 1.6x one's throughput.
 """
@@ -53,6 +58,7 @@ SCALES = (1, 4)
 FULL_SCALES = (1, 4, 16)
 MB = 1 << 20
 CC_BASE_BYTES = 20 * MB
+WET_FILE_BYTES = 10 * MB  # a crawl is many files: 1x = 2 files, 4x = 8, 16x = 32
 BOOKS_BASE_BYTES = 7 * MB
 # The probe's configured bounds, scaled down so that they bind at 1x already (a dump's defaults,
 # 256 MB shards and 64 MB of WET per dedup partition, bind only from ~1 GB and ~4 GB of input).
@@ -182,7 +188,7 @@ def child(source_name: str, result_path: Path, argv: Sequence[str]) -> None:
     }))
 
 
-def baseline_child(wet_path: str, keys: int, result_path: Path) -> None:
+def baseline_child(wet_dir: str, keys: int, result_path: Path) -> None:
     """The runner's own floor: read the WET, group the pages by `keys` hash keys and count them,
     under the same worker flags. Its worker RSS shows what the local runner itself holds as the
     input grows (it hands a stage's whole input to a worker as one bundle), however small each key."""
@@ -191,7 +197,7 @@ def baseline_child(wet_path: str, keys: int, result_path: Path) -> None:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from corpus.wet import read_wet
+    from corpus.wet import is_wet_file, read_wet
     from pipelines.runner import LOCAL_RUNNER
     from pipelines.transforms import ReadFiles, is_payload
 
@@ -199,7 +205,7 @@ def baseline_child(wet_path: str, keys: int, result_path: Path) -> None:
     watch.start()
     pipeline = beam.Pipeline(options=PipelineOptions(["--runner", LOCAL_RUNNER, *WORKER_FLAGS]))
     _ = (pipeline
-         | ReadFiles([wet_path], read_wet)
+         | ReadFiles([wet_dir], read_wet, accept=is_wet_file)
          | beam.Filter(is_payload)
          | beam.Map(lambda d: (zlib.crc32(d.id.encode()) % keys, d))
          | beam.GroupByKey()
@@ -228,21 +234,35 @@ def _measure(source: str, work: Path, argv: list[str], mode: str = "--child") ->
 
 def _commoncrawl(work: Path, scale: int, texts: dict, models: Path, has_lm: bool,
                  workers: Sequence[str] = WORKER_FLAGS, out: str = "out") -> dict:
-    from bench.corpus_builder import build_wet
-
     run_dir = work / f"commoncrawl_{scale}x"
-    wet_path = run_dir / "input" / "bench.wet.gz"
-    info_path = run_dir / "input" / "bench.json"
-    if not info_path.exists():
-        info_path.parent.mkdir(parents=True, exist_ok=True)
-        info_path.write_text(json.dumps(build_wet(wet_path, Path(), CC_BASE_BYTES * scale, texts=texts)))
-    info = json.loads(info_path.read_text())
-    argv = ["--input", str(wet_path), "--output", str(run_dir / out), "--models", str(models),
+    info = _wet_input(run_dir, scale, texts)
+    numbers = _measure("commoncrawl", run_dir, [*_cc_flags(run_dir, models, has_lm, out), *workers])
+    return {"input_mb": round(info["uncompressed_bytes"] / MB, 1), "input_documents": info["documents"], **numbers}
+
+
+def _cc_flags(run_dir: Path, models: Path, has_lm: bool, out: str) -> list[str]:
+    """The CommonCrawl flags of every probe run: every page kept past the models (all buckets, no
+    classifier threshold), so each one is scored; the probe's bounds."""
+    return ["--input", str(run_dir / "input"), "--output", str(run_dir / out), "--models", str(models),
             "--added", "2026-01-01", "--keep_buckets", "head,middle,tail", "--quality_threshold", "0",
             "--shard_mb", SHARD_MB, "--dedup_partition_mb", DEDUP_PARTITION_MB, "--dedup_group_mb", DEDUP_GROUP_MB,
-            *([] if has_lm else ["--no_perplexity"]), *workers]
-    numbers = _measure("commoncrawl", run_dir, argv)
-    return {"input_mb": round(info["uncompressed_bytes"] / MB, 1), "input_documents": info["documents"], **numbers}
+            *([] if has_lm else ["--no_perplexity"])]
+
+
+def _wet_input(run_dir: Path, scale: int, texts: dict) -> dict:
+    """The scale's WET folder (built once): CC_BASE_BYTES x scale in files of WET_FILE_BYTES."""
+    from bench.corpus_builder import build_wet_files
+
+    info_path = run_dir / "input.json"
+    if not info_path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        info = build_wet_files(run_dir / "input", texts, CC_BASE_BYTES * scale, WET_FILE_BYTES)
+        info_path.write_text(json.dumps(info))
+    return json.loads(info_path.read_text())
+
+
+def _wet_files(work: Path, scale: int) -> list[str]:
+    return sorted(str(p) for p in (work / f"commoncrawl_{scale}x" / "input").glob("*.wet.gz"))
 
 
 def _books(work: Path, scale: int, texts: list[str]) -> dict:
@@ -263,7 +283,7 @@ def _books(work: Path, scale: int, texts: list[str]) -> dict:
 
 def _runner_baseline(work: Path, scales: Sequence[int], keys: int = 4096) -> dict:
     """Worker peak RSS of the runner's own group-and-count over each scale's WET, and its growth."""
-    runs = {f"{s}x": _measure(str(work / f"commoncrawl_{s}x" / "input" / "bench.wet.gz"),
+    runs = {f"{s}x": _measure(str(work / f"commoncrawl_{s}x" / "input"),
                               work / f"commoncrawl_{s}x", [str(keys)], mode="--baseline")
             for s in scales}
     top = f"{scales[-1]}x"
@@ -271,11 +291,69 @@ def _runner_baseline(work: Path, scales: Sequence[int], keys: int = 4096) -> dic
         runs[top]["worker_peak_rss_mb"] / runs["1x"]["worker_peak_rss_mb"], 2)}
 
 
-def _floor(run: dict, wet_path: Path, models: Path, has_lm: bool) -> dict:
+def native_recipe_child(result_path: Path, argv: Sequence[str]) -> None:
+    """The CommonCrawl recipe without the engine, in this one process: the pipeline's own steps
+    (set up as a worker does) applied in a plain loop over the pages read from the same files,
+    `corpus.ccnet.dedup_in_memory` for the line dedup, and the documents encoded as gzip JSON
+    lines as the writer does (not written). What the pipeline costs beyond it is the engine's."""
+    from corpus import ccnet
+    from corpus.docfiles import encode_jsonl_gz
+    from corpus.document import Document
+    from corpus.fileio import guarded, open_path
+    from corpus.step import Step, run_steps
+    from corpus.steps.commoncrawl import CommonCrawlParams
+    from corpus.validate import Validate, ValidateParams
+    from pipelines import builder, commoncrawl
+
+    config, _ = builder.configure(commoncrawl.SOURCE, argv)
+    stages = [*commoncrawl.SOURCE.stages(config), Validate(config[ValidateParams])]
+    for stage in stages:
+        if isinstance(stage, Step):
+            stage.setup()
+    wall, cpu = time.perf_counter(), time.process_time()
+    docs: list = []
+    for path in sorted(str(p) for p in Path(config.input[0]).glob("*.wet.gz")):
+        with open_path(path) as stream:
+            docs += [d for d in guarded(_read_wet(config, stream, path), path) if isinstance(d, Document)]
+    pages = len(docs)
+    pending: list[Step] = []
+    for stage in [*stages, None]:
+        if isinstance(stage, Step):
+            pending.append(stage)
+            continue
+        docs = [out for out in (run_steps(pending, d)[0] for d in docs) if isinstance(out, Document)]
+        pending = []
+        if stage is not None and stage.label == "Dedup lines":
+            scope = config[CommonCrawlParams].scope()
+            docs = [out for out in ccnet.dedup_in_memory(docs, scope) if isinstance(out, Document)]
+    payload = encode_jsonl_gz(sorted(docs, key=lambda d: d.id))
+    result_path.write_text(json.dumps({
+        "documents_in": pages, "documents_written": len(docs), "payload_mb": round(len(payload) / MB, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 2), "cpu_seconds": round(time.process_time() - cpu, 2)}))
+
+
+def _read_wet(config: Any, stream: Any, path: str) -> Any:
+    """The pipeline's WET reader with the run's flags (as `pipelines.commoncrawl.read` binds it)."""
+    from corpus import wet
+
+    return wet.read_wet(stream, path, source="commoncrawl", added=config.added,
+                        max_record_bytes=config[wet.WetLimits].max_record_bytes())
+
+
+def _native(work: Path, scale: int, run: dict, models: Path, has_lm: bool) -> dict:
+    """The native recipe on the run's input, and the pipeline's CPU and wall over it."""
+    run_dir = work / f"commoncrawl_{scale}x"
+    native = _measure("commoncrawl", run_dir, _cc_flags(run_dir, models, has_lm, "native_out"), mode="--native")
+    return {**{f"native_{k}": v for k, v in native.items()},
+            "cpu_pipeline_over_native": round(run["cpu_seconds"] / native["cpu_seconds"], 2),
+            "pipeline_over_native": round(run["wall_seconds"] / native["wall_seconds"], 2)}
+
+
+def _floor(run: dict, wet_paths: Sequence[str], models: Path, has_lm: bool) -> dict:
     from bench.bench_commoncrawl import _floor as native_floor
 
     # The machine is shared and noisy: two passes, the faster one counts (as bench_commoncrawl).
-    (pages, seconds, cpu), (_, seconds2, cpu2) = (native_floor(wet_path, models, has_lm) for _ in range(2))
+    (pages, seconds, cpu), (_, seconds2, cpu2) = (native_floor(wet_paths, models, has_lm) for _ in range(2))
     seconds, cpu = min(seconds, seconds2), min(cpu, cpu2)
     per_page_pipeline = run["wall_seconds"] / run["documents_in"]
     return {"floor_documents": pages, "floor_seconds": round(seconds, 2), "floor_cpu_seconds": round(cpu, 2),
@@ -326,7 +404,8 @@ def run(work: Path, full: bool = False) -> dict:
     book_texts = gutenberg_texts(samples)
     cc = {f"{s}x": _commoncrawl(work, s, texts, models, has_lm) for s in scales}
     books = {f"{s}x": _books(work, s, book_texts) for s in scales}
-    floors = {f"{s}x": _floor(cc[f"{s}x"], work / f"commoncrawl_{s}x" / "input" / "bench.wet.gz", models, has_lm)
+    floors = {f"{s}x": {**_floor(cc[f"{s}x"], _wet_files(work, s), models, has_lm),
+                        **_native(work, s, cc[f"{s}x"], models, has_lm)}
               for s in (1, 4)}
     top = f"{scales[-1]}x"
     return {
@@ -348,6 +427,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:  # --child SOURCE RESULT PIPELINE_FLAGS...
         child(argv[1], Path(argv[2]), argv[3:])
+        return
+    if argv[:1] == ["--native"]:  # --native SOURCE RESULT PIPELINE_FLAGS...
+        native_recipe_child(Path(argv[2]), argv[3:])
         return
     if argv[:1] == ["--baseline"]:  # --baseline WET RESULT KEYS
         baseline_child(argv[1], int(argv[3]), Path(argv[2]))

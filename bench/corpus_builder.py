@@ -98,22 +98,42 @@ def build_wet(output: Path, samples: Path, target_bytes: int = 20 * 1024 * 1024,
               texts: Optional[dict[str, list[str]]] = None) -> dict:
     """Write `output` (multi-member gzip WET) with at least `target_bytes` of uncompressed WET."""
     texts = texts if texts is not None else sample_texts(samples)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    documents = 0
-    tmp = output.with_name(output.name + ".part")
-    with open(tmp, "wb") as handle:
-        for index, (url, body) in enumerate(synthetic_pages(texts, seed)):
-            record = _record(url, body, index)
-            handle.write(gzip.compress(record, compresslevel=1, mtime=0))
-            written += len(record)
-            documents += 1
-            if written >= target_bytes:
-                break
-    tmp.replace(output)
-    return {"path": str(output), "documents": documents, "uncompressed_bytes": written,
-            "compressed_bytes": output.stat().st_size,
-            "sources": {k: len(v) for k, v in texts.items()}}
+    info = _write_wet([output], synthetic_pages(texts, seed), target_bytes, target_bytes)
+    return {"path": str(output), **info, "sources": {k: len(v) for k, v in texts.items()}}
+
+
+def build_wet_files(output: Path, texts: dict[str, list[str]], target_bytes: int, file_bytes: int,
+                    seed: int = 0) -> dict:
+    """Write `output`/bench-NNNNN.wet.gz, each of about `file_bytes` of uncompressed WET, until
+    `target_bytes` in all: one crawl's shape (many files), so that reading spreads over workers.
+    The pages are those `build_wet` writes with the same seed, in the same order."""
+    count = max(1, -(-target_bytes // file_bytes))
+    files = [output / f"bench-{i:05d}.wet.gz" for i in range(count)]
+    info = _write_wet(files, synthetic_pages(texts, seed), target_bytes, file_bytes)
+    return {"path": str(output), "files": count, **info, "sources": {k: len(v) for k, v in texts.items()}}
+
+
+def _write_wet(files: list[Path], pages: Iterator[tuple[str, str]], target_bytes: int, file_bytes: int) -> dict:
+    """Pages into `files` in turn, moving on after `file_bytes` each, stopping at `target_bytes`."""
+    written = documents = compressed = 0
+    for path in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        in_file = 0
+        with open(tmp, "wb") as handle:
+            for url, body in pages:
+                record = _record(url, body, documents)
+                handle.write(gzip.compress(record, compresslevel=1, mtime=0))
+                written += len(record)
+                in_file += len(record)
+                documents += 1
+                if in_file >= file_bytes or written >= target_bytes:
+                    break
+        tmp.replace(path)
+        compressed += path.stat().st_size
+        if written >= target_bytes:
+            break
+    return {"documents": documents, "uncompressed_bytes": written, "compressed_bytes": compressed}
 
 
 # --------------------------------------------------------------------------------------------
