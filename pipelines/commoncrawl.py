@@ -97,7 +97,8 @@ SOURCE = Source("commoncrawl", __doc__, read, stages, params=(CommonCrawlParams,
 #           line shared by k pages is one entry, not k);
 #   join:   (scope, partition, salt) -> the pairs of the pages whose ref % salts == salt, plus the
 #           partition's duplicated hashes (salts = the partition's pairs / --dedup_group_mb);
-#   back:   document bucket -> its pages and the (page, duplicated hash) pairs found for them.
+#   back:   document bucket -> its pages and the (page, duplicated hash) pairs found for them, the
+#           pairs gathered into one value per bucket first (a combiner).
 def _is_page(keyed: tuple[Any, Any]) -> bool:
     return isinstance(keyed[0], int)
 
@@ -236,6 +237,28 @@ def _find_duplicates(keyed: tuple[tuple, tuple[np.ndarray, np.ndarray, np.ndarra
         yield int(bucket), (refs[chosen].tobytes(), hashes[chosen].tobytes())
 
 
+class _ConcatPairs(beam.CombineFn):
+    """One document bucket's duplicated (refs int64[], hashes uint64[]) pairs, concatenated: the
+    join receives one value per bucket, not one per salted group that found some (a combiner, so
+    the shuffle carries one value per bundle and bucket)."""
+
+    def create_accumulator(self) -> list[tuple[bytes, bytes]]:
+        return []
+
+    def add_input(self, acc: list[tuple[bytes, bytes]], value: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        acc.append(value)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[list[tuple[bytes, bytes]]]) -> list[tuple[bytes, bytes]]:
+        return [self.extract_output(acc) for acc in accs]
+
+    def compact(self, acc: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        return [self.extract_output(acc)]
+
+    def extract_output(self, acc: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        return b"".join(r for r, _ in acc), b"".join(h for _, h in acc)
+
+
 class _RemoveDuplicateLinesFn(beam.DoFn):
     """One document bucket: collect its documents' duplicated hashes, then rewrite each document
     (the pages are iterated, never held together)."""
@@ -315,6 +338,7 @@ class CcnetLineDedup(beam.PTransform):
             | "Groups" >> beam.Flatten()
             | "Gather each group" >> beam.CombinePerKey(_JoinSlices())
             | "Find duplicated lines" >> beam.FlatMap(_find_duplicates, n)
+            | "Gather each bucket" >> beam.CombinePerKey(_ConcatPairs())
         )
         rewritten = (
             {"pages": hashed | "Pages" >> beam.Filter(_is_page), "dups": dups}
