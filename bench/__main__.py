@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             long_run = {"full": True} if args.full and "full" in inspect.signature(module.run).parameters else {}
             numbers = module.run(work / name, **long_run)
-        except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - one failing benchmark must not hide the others
             failed.append(name)
             numbers = {"error": f"{type(exc).__name__}: {exc}"}
         numbers["bench_seconds"] = round(time.perf_counter() - start, 2)

@@ -105,7 +105,7 @@ def run(work: Path) -> dict:
 
     # Every stage sees every page it can (all buckets kept, no quality threshold), so the pipeline
     # does the same model work as the floor; the ledger still names each drop.
-    args = ["--input", str(wet_path), "--output", str(work / "out"), "--models", str(models),
+    args = ["--input", str(wet_path), "--output", str(work / "out"), "--overwrite", "--models", str(models),
             "--added", "2026-01-01", "--keep_buckets", "head,middle,tail", "--quality_threshold", "0"]
     if not has_lm:
         args.append("--no_perplexity")
