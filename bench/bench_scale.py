@@ -15,7 +15,7 @@ process runs the DoFns, as a Dataflow/Flink worker would. Recorded per run:
   (`RUSAGE_CHILDREN`, every reaped worker process);
 - peak RSS of every worker process: the kernel's high-water mark (`VmHWM` in /proc, read every
   0.2 s while the worker lives, per pid) and the exact maximum over workers (`RUSAGE_CHILDREN`
-  `ru_maxrss`); the launcher's own peak beside it;
+  `ru_maxrss`); the launcher's own peak beside it (its `VmHWM`);
 - the largest group a shuffle key delivered, elements and bytes, per stage: the max of the
   `group_elements:<stage>` / `group_bytes:<stage>` distributions that group-consuming DoFns
   update through `pipelines.transforms.observe_group` (stages that do not call it are not seen).
@@ -92,6 +92,15 @@ def _descendants(root: int) -> list[int]:
         found += children
         todo += children
     return found
+
+
+def _own_hwm_kb() -> int:
+    """This process's peak-RSS mark (`VmHWM`: reset by exec, unlike `ru_maxrss`, which a child
+    started by a large parent inherits)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _hwm_kb(pid: int) -> Optional[int]:
@@ -180,7 +189,7 @@ def child(source_name: str, result_path: Path, argv: Sequence[str]) -> None:
         "worker_cpu_seconds": round(workers.ru_utime + workers.ru_stime, 2),
         "worker_peak_rss_mb": round(workers.ru_maxrss / 1024, 1),
         "worker_peak_rss_mb_each": sorted(round(kb / 1024, 1) for kb in watch.peaks_kb.values()),
-        "launcher_peak_rss_mb": round(own.ru_maxrss / 1024, 1),
+        "launcher_peak_rss_mb": round(_own_hwm_kb() / 1024, 1),
         "largest_group": _largest_groups(result),
         "documents_in": ledger.documents_in,
         "documents_written": ledger.documents_written,
@@ -377,6 +386,22 @@ def _two_workers(work: Path, texts: dict, models: Path, has_lm: bool, scale: int
             "cpu_two_over_one": round(runs["two_workers"]["cpu_seconds"] / runs["one_worker"]["cpu_seconds"], 2)}
 
 
+def _scaled_out(work: Path, scale: int, texts: dict, models: Path, has_lm: bool, base: dict) -> dict:
+    """CommonCrawl at `scale` with `scale` worker processes: the workers grow with the input, as a
+    distributed runner's do, so each receives about the 1x share of every shuffle (the local
+    runner hands a worker its whole share of a grouped stage as one message). Worker peak RSS
+    against the 1x run's one worker, and the documents against the one-worker run's."""
+    flags = [f"--direct_num_workers={scale}", "--direct_running_mode=multi_processing"]
+    run = _commoncrawl(work, scale, texts, models, has_lm, flags, out="out_scaled")
+    run_dir = work / f"commoncrawl_{scale}x"
+    same = all(sorted(p.read_bytes() for p in (run_dir / a / "documents").iterdir())
+               == sorted(p.read_bytes() for p in (run_dir / b / "documents").iterdir())
+               for a, b in [("out", "out_scaled")])
+    peak = max(run["worker_peak_rss_mb_each"])
+    return {"workers": scale, "run": run, "identical_documents": same, "worker_peak_rss_mb_max": peak,
+            f"worker_rss_{scale}x_over_1x": round(peak / base["worker_peak_rss_mb"], 2)}
+
+
 def _growth(runs: dict[str, dict], top: str) -> dict:
     """Ratios of the largest scale's run against the 1x run, and the largest groups side by side."""
     base, last = runs["1x"], runs[top]
@@ -419,6 +444,7 @@ def run(work: Path, full: bool = False) -> dict:
         "books_near_dedup": {"runs": books, **_growth(books, top)},
         "runner_baseline": _runner_baseline(work, scales),
         "commoncrawl_workers": _two_workers(work, texts, models, has_lm),
+        "commoncrawl_scaled_out": _scaled_out(work, scales[-1], texts, models, has_lm, cc["1x"]),
         "targets": TARGETS,
     }
 

@@ -31,6 +31,9 @@ PARQUET_MAGIC = b"PAR1"
 DOCUMENTS_DIR = "documents"
 REJECTED_DIR = "rejected"
 STATS_FILE = "stats.json"
+# Written first by every job into its OUTPUT, removed last, after a balanced stats.json: a folder
+# holding it is being written, was left by a killed run or failed its ledger; never read as input.
+INCOMPLETE_MARKER = "_INCOMPLETE"
 
 
 def default_inputs(root: str = "out") -> list[str]:
@@ -107,6 +110,9 @@ def scan_inputs(inputs: Sequence[str]) -> InputFiles:
 
 
 def _scan_directory(directory: str, found: InputFiles) -> None:
+    if paths.exists(paths.join(directory, INCOMPLETE_MARKER)):
+        raise SystemExit(f"{directory} is not a complete run ({INCOMPLETE_MARKER} is there: the job writing it is "
+                         "running, was killed, or its ledger did not balance); rerun that job")
     hint = paths.basename(directory)
     documents_dir = has_documents_dir(directory)
     depth = len(_parts(directory))

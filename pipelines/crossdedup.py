@@ -16,7 +16,6 @@ read it as they read `out/<source>/`):
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, BinaryIO, Iterator, Optional, Sequence
 
 import apache_beam as beam
@@ -201,8 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Ledger]:
                            overwrite=args.overwrite, prog=parser.prog)
     ledgers = {names[0]: first}
     for name in names[1:]:
-        ledgers[name] = runner.read_stats(paths.join(args.output, name))
-        print(runner.summary(ledgers[name], paths.join(args.output, name)), file=sys.stderr)
+        ledgers[name] = runner.finished(parser.prog, paths.join(args.output, name))
     return ledgers
 
 

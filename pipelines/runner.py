@@ -25,7 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import create_runner
 
 from corpus import paths, progress
-from corpus.docfiles import DOCUMENTS_DIR, FORMATS, REJECTED_DIR, STATS_FILE
+from corpus.docfiles import DOCUMENTS_DIR, FORMATS, INCOMPLETE_MARKER, REJECTED_DIR, STATS_FILE
 from corpus.ledger import Ledger
 from corpus.samples import default_input
 from pipelines.transforms import DEFAULT_SHARD_MB
@@ -37,9 +37,7 @@ LOCAL_RUNNERS = (LOCAL_RUNNER, "DirectRunner", "FnApiRunner", "BundleBasedDirect
 # What a run owns under OUTPUT/ and removes before it starts (stats.json first), so a failed run
 # never leaves an old stats.json (or old shards) that look like its own complete output.
 OWNED = (STATS_FILE, DOCUMENTS_DIR, REJECTED_DIR)
-# Written before anything else, removed by the job right after stats.json: an OUTPUT holding it is
-# being written or was left by a killed run; its files are never a complete run.
-MARKER = "_INCOMPLETE"
+MARKER = INCOMPLETE_MARKER  # written first, removed after a balanced stats.json (corpus.docfiles)
 
 BEAM_OPTIONS_HELP = (
     "Any other flag is a standard Apache Beam pipeline option and is passed through, "
@@ -176,8 +174,21 @@ def execute(name: str, build: Callable[[beam.Pipeline], None], output: str, beam
         if local:
             os.environ.pop(progress.ENV, None)
             progress.stop()
+    return finished(prog, output)
+
+
+def finished(prog: str, output: str) -> Ledger:
+    """The ledger a job wrote into `output`, summarised on stderr; one that does not balance (a
+    document neither written nor dropped, or counted twice) fails the job: the output keeps its
+    marker, so nothing downstream reads it as complete."""
     ledger = read_stats(output)
     print(summary(ledger, output), file=sys.stderr)
+    if not ledger.balanced:
+        dropped = sum(ledger.dropped.values())
+        lost = ledger.documents_in - ledger.documents_written - dropped
+        raise SystemExit(f"{prog}: error: the ledger of {output} does not balance ({lost:+d} documents unaccounted "
+                         f"for: in {ledger.documents_in}, written {ledger.documents_written}, dropped {dropped}); "
+                         f"it stays marked {MARKER}: rerun with --overwrite")
     return ledger
 
 
@@ -216,9 +227,11 @@ def claim_output(prog: str, output: str, overwrite: bool) -> None:
 
 
 def write_stats(output: str, ledger: Ledger) -> None:
-    """stats.json, atomically (temp name, checked write, rename), then the run's marker goes."""
+    """stats.json, atomically (temp name, checked write, rename), then the run's marker goes, unless
+    the ledger does not balance: then the output stays marked incomplete (and `execute` fails)."""
     paths.write_text_atomically(paths.join(output, STATS_FILE), ledger.to_json())
-    paths.delete(paths.join(output, MARKER))
+    if ledger.balanced:
+        paths.delete(paths.join(output, MARKER))
 
 
 def read_stats(output: str) -> Ledger:

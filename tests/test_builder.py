@@ -8,10 +8,11 @@ import json
 import time
 from pathlib import Path
 
+import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
 
-from corpus import progress
+from corpus import docfiles, progress
 from corpus.document import Document
 from corpus.ledger import Ledger
 from corpus.step import Step
@@ -223,3 +224,23 @@ def test_keep_one_per_key_keeps_exactly_one_even_among_exact_copies():
         assert_that(kept, equal_to(["id-a", "id-c"]), label="one per key, the smallest id")
         assert_that(rejected, equal_to([("duplicate", "id-a"), ("duplicate", "id-b"), ("duplicate", "id-b")]),
                     label="every other copy rejected")
+
+
+def test_a_ledger_that_does_not_balance_fails_the_job_and_keeps_the_output_marked(tmp_path, capsys):
+    """A stage that loses a document (neither written nor dropped with a reason): the job exits with
+    one line naming the count, its output stays `_INCOMPLETE`, and a reader refuses it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "rows.txt").write_text("alpha\nbeta\ngamma\n")
+    lossy = builder.Source("lines", "lossy", eighth_source.read,
+                           lambda config: [builder.Shuffle("Lose one", beam.Filter(lambda d: d.text != "beta"))])
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stop:
+        lossy.main(["--input", str(src), "--output", str(out), "--added", "2026-01-01"])
+    assert "does not balance (+1 documents unaccounted for: in 3, written 2, dropped 0)" in str(stop.value)
+    assert (out / runner.MARKER).exists() and not runner.read_stats(str(out)).balanced
+    with pytest.raises(SystemExit, match="is not a complete run"):
+        docfiles.scan_inputs([str(out)])
+    with pytest.raises(SystemExit) as again:  # a rerun must say --overwrite
+        lossy.main(["--input", str(src), "--output", str(out), "--added", "2026-01-01"])
+    assert again.value.code == 2 and "holds a previous run (_INCOMPLETE" in capsys.readouterr().err
