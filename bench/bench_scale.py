@@ -24,6 +24,8 @@ Writers run with `--shard_mb 1` and the line dedup with `--dedup_partition_mb 0.
 
 Two workers: the 4x CommonCrawl run with one worker process and then with two, back to back, the
 load average before each: throughput ratio (wall one / wall two) and whether the documents match.
+Scaled out: the 4x run on 4 worker processes, as a distributed runner adds workers with the input:
+each worker's peak RSS against the 1x run's one worker.
 
 Runner baseline: the same worker flags running only read -> the pages through a GroupByKey over
 4096 keys -> count on each scale's WET. The FnApiRunner hands a stage's whole input to a worker as
@@ -67,6 +69,9 @@ DEDUP_PARTITION_MB = "0.125"
 DEDUP_GROUP_MB = "0.02"  # 1,310 (hash, page) pairs: about one 1x partition's
 WORKER_FLAGS = ["--direct_num_workers=1", "--direct_running_mode=multi_processing"]
 TWO_WORKER_FLAGS = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+# The scaled-out run: 4x on 4 workers. Not 16x on 16: with 8 or 16 workers on the 16x input the
+# FnApiRunner of Beam 2.77 lost 3-4% of the pages (the ledger fails such a run; docs/scale.md).
+SCALED_OUT = 4
 WORKER_MARK = "sdk_worker_main"  # the FnApiRunner's worker processes run this module
 TARGETS = {"cpu_16x_over_1x": 18.0, "worker_rss_16x_over_1x": 1.5, "pipeline_over_floor_at_80mb": 1.25,
            "two_workers_throughput_over_one": 1.6}
@@ -444,7 +449,7 @@ def run(work: Path, full: bool = False) -> dict:
         "books_near_dedup": {"runs": books, **_growth(books, top)},
         "runner_baseline": _runner_baseline(work, scales),
         "commoncrawl_workers": _two_workers(work, texts, models, has_lm),
-        "commoncrawl_scaled_out": _scaled_out(work, scales[-1], texts, models, has_lm, cc["1x"]),
+        "commoncrawl_scaled_out": _scaled_out(work, SCALED_OUT, texts, models, has_lm, cc["1x"]),
         "targets": TARGETS,
     }
 
