@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from corpus import paths
 from corpus import shards as shardlib
+from corpus.docfiles import INCOMPLETE_MARKER
 from mixture.plan import PlanError
 
 
@@ -45,11 +46,16 @@ class SourceSeries:
 
 
 def find_inputs(root: str) -> dict[str, SourceSeries]:
-    """Every `root/<dir>/manifest.json` (local or remote), keyed by the manifest's source name."""
+    """Every `root/<dir>/manifest.json` (local or remote), keyed by the manifest's source name; a
+    root or series still marked `_INCOMPLETE` (its job running, killed, or unbalanced) is refused."""
     found: dict[str, SourceSeries] = {}
     for path in paths.list_files(paths.join(root, "*", shardlib.MANIFEST_NAME)):
-        manifest = shardlib.read_manifest(path)
         directory = paths.parent(path)
+        for folder in (root, directory):
+            if paths.exists(paths.join(folder, INCOMPLETE_MARKER)):
+                raise PlanError(f"{folder} is not a complete run ({INCOMPLETE_MARKER} is there: the job writing it "
+                                "is running, was killed, or its ledger did not balance); rerun it")
+        manifest = shardlib.read_manifest(path)
         name = manifest.source or paths.basename(directory)
         if name in found:
             raise PlanError(f"two inputs for {name}: {found[name].directory} and {directory}")

@@ -202,6 +202,15 @@ def test_refuses_missing_source_and_mixed_tokenizers(tokens, tmp_path, capsys):
     assert "tokenized differently" in capsys.readouterr().err
 
 
+def test_refuses_a_series_whose_job_did_not_finish(tmp_path, capsys):
+    """A tokens output still marked _INCOMPLETE (running, killed, or an unbalanced ledger)."""
+    root = tmp_path / "tokens"
+    make_series(root, "c4", 10, 1)
+    (root / "c4" / "_INCOMPLETE").write_text("{}")
+    assert run(root, tmp_path / "o", "--renormalise") == 2
+    assert "c4 is not a complete run (_INCOMPLETE is there" in capsys.readouterr().err
+
+
 def brute_force_draws(seed, source, n, block, start, stop):
     """The draw sequence materialised: pass after pass of permuted blocks."""
     out, q = [], 0
