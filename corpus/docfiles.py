@@ -79,17 +79,18 @@ class InputFiles:
     ignored: list[str] = field(default_factory=list)
 
 
-def scan_inputs(inputs: Sequence[str]) -> InputFiles:
+def scan_inputs(inputs: Sequence[str], incomplete_ok: bool = False) -> InputFiles:
     """The files of `inputs` (dirs, files or globs, local or remote), sorted.
 
     A directory is read from its `documents/` sub-folder when it has one, else from all its
     document files; files in a `rejected/` folder are never documents. The hint is the output
-    directory's name: used when a document has no `source` field.
+    directory's name: used when a document has no `source` field. A directory still marked
+    `_INCOMPLETE` stops the caller, unless `incomplete_ok` (the data card, which shows why).
     """
     found = InputFiles()
     for item in inputs:
         if paths.is_dir(item):
-            _scan_directory(item, found)
+            _scan_directory(item, found, incomplete_ok)
         elif paths.has_glob(item):
             for f in paths.list_files(item):
                 if is_rejected(f):
@@ -109,8 +110,8 @@ def scan_inputs(inputs: Sequence[str]) -> InputFiles:
     return found
 
 
-def _scan_directory(directory: str, found: InputFiles) -> None:
-    if paths.exists(paths.join(directory, INCOMPLETE_MARKER)):
+def _scan_directory(directory: str, found: InputFiles, incomplete_ok: bool) -> None:
+    if not incomplete_ok and paths.exists(paths.join(directory, INCOMPLETE_MARKER)):
         raise SystemExit(f"{directory} is not a complete run ({INCOMPLETE_MARKER} is there: the job writing it is "
                          "running, was killed, or its ledger did not balance); rerun that job")
     hint = paths.basename(directory)
@@ -126,9 +127,9 @@ def _scan_directory(directory: str, found: InputFiles) -> None:
             found.ignored.append(f)
 
 
-def find_document_files(inputs: Sequence[str]) -> list[tuple[str, str]]:
+def find_document_files(inputs: Sequence[str], incomplete_ok: bool = False) -> list[tuple[str, str]]:
     """`(source_hint, path)` for each document file under `inputs`, sorted (see `scan_inputs`)."""
-    return scan_inputs(inputs).documents
+    return scan_inputs(inputs, incomplete_ok).documents
 
 
 def read_documents(stream: BinaryIO, path: str = "", hint: str = "") -> Iterator[Document | ReadError]:

@@ -65,7 +65,7 @@ def sample_documents(directory: str, sample: SourceSample, limit: int = MAX_DOCS
     read error on the card and the rest is still read."""
     if not paths.is_dir(directory):
         return
-    for hint, path in docfiles.find_document_files([directory]):
+    for hint, path in docfiles.find_document_files([directory], incomplete_ok=True):
         for item in docfiles.iter_file(path, hint):
             if sample.documents >= limit:
                 return
@@ -265,7 +265,8 @@ def caveats(data: dict) -> list[str]:
         if lid.endswith(".ftz"):
             add(f"{source}: language ID with the compressed lid.176.ftz, not cc_net's lid.176.bin")
         if stats.get("balanced") is False:
-            add(f"{source}: the ledger does not balance (documents_in != written + dropped)")
+            add(f"{source}: the ledger does not balance (documents_in != written + dropped): its output is "
+                f"marked {docfiles.INCOMPLETE_MARKER}, the job failed")
         errors = stats.get("errors") or {}
         if errors:
             add(f"{source}: {sum(errors.values()):,} input faults ("

@@ -125,6 +125,23 @@ def test_caveats_name_the_fallback_the_warnings_and_the_epochs(outputs):
     assert any("No pipeline output for: wikipedia, books, arxiv, stackexchange" == n for n in notes)
 
 
+def test_an_unbalanced_incomplete_source_is_shown_with_its_caveat(tmp_path):
+    """A failed job's folder (stats.json with balanced false, _INCOMPLETE kept) is on the card, its
+    documents sampled, and the caveat says why; readers of documents refuse it, the card does not."""
+    root = tmp_path / "out"
+    (root / "books" / "documents").mkdir(parents=True)
+    ledger = Ledger("books", documents_in=5, documents_written=3, dropped={"too_short": 1})
+    (root / "books" / "stats.json").write_text(ledger.to_json())
+    (root / "books" / "_INCOMPLETE").write_text("{}")
+    with gzip.open(root / "books" / "documents" / "documents-00000-of-00001.jsonl.gz", "wt") as handle:
+        for i in range(3):
+            handle.write(_doc("books", i, {}).to_json() + "\n")
+    data = report.gather(str(root), str(root / "tokens"), str(root / "mixture"), str(root / "train"),
+                         str(tmp_path / "models"))
+    assert data["samples"]["books"].documents == 3
+    assert any(n.startswith("books: the ledger does not balance") and "_INCOMPLETE" in n for n in caveats(data))
+
+
 def test_sections_show_examples_dedup_licences_and_versions(rendered):
     page = (rendered / "index.html").read_text()
     for section in ("caveats", "lengths", "dedup", "commoncrawl-quality", "github-licences", "examples",
