@@ -261,7 +261,8 @@ class _ConcatPairs(beam.CombineFn):
 
 class _RemoveDuplicateLinesFn(beam.DoFn):
     """One document bucket: collect its documents' duplicated hashes, then rewrite each document
-    (the pages are iterated, never held together)."""
+    (Beam's CoGroupByKey hands each tag's values as a list: the bucket's pages are held, which
+    `--dedup_partition_mb` bounds)."""
 
     def process(self, keyed: tuple[int, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         groups = keyed[1]
