@@ -320,6 +320,7 @@ def native_recipe_child(result_path: Path, argv: Sequence[str]) -> None:
     from pipelines import builder, commoncrawl
 
     config, _ = builder.configure(commoncrawl.SOURCE, argv)
+    read = commoncrawl.wet_reader(config)
     stages = [*commoncrawl.SOURCE.stages(config), Validate(config[ValidateParams])]
     for stage in stages:
         if isinstance(stage, Step):
@@ -328,7 +329,7 @@ def native_recipe_child(result_path: Path, argv: Sequence[str]) -> None:
     docs: list = []
     for path in sorted(str(p) for p in Path(config.input[0]).glob("*.wet.gz")):
         with open_path(path) as stream:
-            docs += [d for d in guarded(_read_wet(config, stream, path), path) if isinstance(d, Document)]
+            docs += [d for d in guarded(read(stream, path), path) if isinstance(d, Document)]
     pages = len(docs)
     pending: list[Step] = []
     for stage in [*stages, None]:
@@ -344,14 +345,6 @@ def native_recipe_child(result_path: Path, argv: Sequence[str]) -> None:
     result_path.write_text(json.dumps({
         "documents_in": pages, "documents_written": len(docs), "payload_mb": round(len(payload) / MB, 1),
         "wall_seconds": round(time.perf_counter() - wall, 2), "cpu_seconds": round(time.process_time() - cpu, 2)}))
-
-
-def _read_wet(config: Any, stream: Any, path: str) -> Any:
-    """The pipeline's WET reader with the run's flags (as `pipelines.commoncrawl.read` binds it)."""
-    from corpus import wet
-
-    return wet.read_wet(stream, path, source="commoncrawl", added=config.added,
-                        max_record_bytes=config[wet.WetLimits].max_record_bytes())
 
 
 def _native(work: Path, scale: int, run: dict, models: Path, has_lm: bool) -> dict:
@@ -383,12 +376,20 @@ def _two_workers(work: Path, texts: dict, models: Path, has_lm: bool, scale: int
         load = round(os.getloadavg()[0], 2)
         runs[name] = {"load_average_before": load,
                       **_commoncrawl(work, scale, texts, models, has_lm, flags, out=f"out_{name}")}
-    one, two = (work / f"commoncrawl_{scale}x" / f"out_{n}" / "documents" for n in ("one_worker", "two_workers"))
-    same = sorted(p.read_bytes() for p in one.iterdir()) == sorted(p.read_bytes() for p in two.iterdir())
+    run_dir = work / f"commoncrawl_{scale}x"
+    same = _same_documents(run_dir / "out_one_worker", run_dir / "out_two_workers")
     walls = [runs[n]["wall_seconds"] for n in ("one_worker", "two_workers")]
     return {"input_mb": runs["one_worker"]["input_mb"], "runs": runs, "identical_documents": same,
             "throughput_two_over_one": round(walls[0] / walls[1], 2),
             "cpu_two_over_one": round(runs["two_workers"]["cpu_seconds"] / runs["one_worker"]["cpu_seconds"], 2)}
+
+
+def _same_documents(one: Path, two: Path) -> bool:
+    """Whether two runs' outputs hold the same document shards, byte for byte."""
+    def shards(out: Path) -> list[bytes]:
+        return sorted(p.read_bytes() for p in (out / "documents").iterdir())
+
+    return shards(one) == shards(two)
 
 
 def _scaled_out(work: Path, scale: int, texts: dict, models: Path, has_lm: bool, base: dict) -> dict:
@@ -399,9 +400,7 @@ def _scaled_out(work: Path, scale: int, texts: dict, models: Path, has_lm: bool,
     flags = [f"--direct_num_workers={scale}", "--direct_running_mode=multi_processing"]
     run = _commoncrawl(work, scale, texts, models, has_lm, flags, out="out_scaled")
     run_dir = work / f"commoncrawl_{scale}x"
-    same = all(sorted(p.read_bytes() for p in (run_dir / a / "documents").iterdir())
-               == sorted(p.read_bytes() for p in (run_dir / b / "documents").iterdir())
-               for a, b in [("out", "out_scaled")])
+    same = _same_documents(run_dir / "out", run_dir / "out_scaled")
     peak = max(run["worker_peak_rss_mb_each"])
     return {"workers": scale, "run": run, "identical_documents": same, "worker_peak_rss_mb_max": peak,
             f"worker_rss_{scale}x_over_1x": round(peak / base["worker_peak_rss_mb"], 2)}

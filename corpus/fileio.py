@@ -18,6 +18,7 @@ removed values, never as a crash or non-strict JSON in the output.
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -213,6 +214,31 @@ def read_lines(stream: BinaryIO, max_bytes: int, path: str = "") -> Iterator[tup
             yield ReadError("line_too_long", path, f"line {number}: over {max_bytes} bytes")
             continue
         yield number, line
+
+
+def json_lines(stream: BinaryIO, max_bytes: int, path: str = "") -> Iterator[tuple[int, Any, int] | ReadError]:
+    """(line number, JSON value, NaN/Infinity values removed) for every non-blank line of a JSON
+    lines file, each bounded by `read_lines` and parsed on its own by `loads_strict` (a UTF-8 BOM
+    on the first line is dropped); a faulty line is a ReadError (`line_too_long`, `bad_encoding`,
+    `malformed_json`) and the rest of the file goes on."""
+    for item in read_lines(stream, max_bytes, path):
+        if isinstance(item, ReadError):
+            yield item
+            continue
+        number, raw = item
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        if not raw.strip():
+            continue
+        try:
+            value, removed = loads_strict(raw)
+        except UnicodeDecodeError as exc:
+            yield ReadError("bad_encoding", path, f"line {number}: {exc}")
+            continue
+        except BadJson as exc:
+            yield ReadError("malformed_json", path, f"line {number}: {exc}")
+            continue
+        yield number, value, removed
 
 
 class _NonFinite:

@@ -21,7 +21,7 @@ import dataclasses
 import sys
 from array import array
 from functools import partial
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -39,10 +39,14 @@ from pipelines.builder import Config, Shuffle, Source, Stage
 from pipelines.transforms import ReadFiles, info, is_ledger_item, observe_group, reject
 
 
+def wet_reader(config: Config) -> Callable[[BinaryIO, str], Iterator[Any]]:
+    """The WET reader with this run's flags (one file's stream and path in, its records out)."""
+    return partial(wet.read_wet, source="commoncrawl", added=config.added,
+                   max_record_bytes=config[wet.WetLimits].max_record_bytes())
+
+
 def read(pipeline: beam.Pipeline, config: Config) -> beam.PCollection:
-    reader = partial(wet.read_wet, source="commoncrawl", added=config.added,
-                     max_record_bytes=config[wet.WetLimits].max_record_bytes())
-    return pipeline | "Read WET" >> ReadFiles(config.input, reader, accept=wet.is_wet_file)
+    return pipeline | "Read WET" >> ReadFiles(config.input, wet_reader(config), accept=wet.is_wet_file)
 
 
 def stages(config: Config) -> Sequence[Stage]:

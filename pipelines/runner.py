@@ -245,8 +245,6 @@ def summary(ledger: Ledger, output: str) -> str:
     for reason, n in sorted(ledger.errors.items()):
         kind = "step failed (a bug? examples in rejected/)" if reason.startswith("step_failed:") else "input error"
         lines.append(f"    {kind} {reason}: {n}")
-    if not ledger.balanced:
-        lines.append("    WARNING: documents_in != written + dropped")
     return "\n".join(lines)
 
 
